@@ -1,0 +1,69 @@
+"""TaskEvents: built from state changes, published to EVENTS with a Nats-Msg-Id.
+
+The event id doubles as the Nats-Msg-Id, so a completion that is redone after a crash
+(redelivery) does not put the same event in the stream twice (within the duplicate
+window); receivers may also deduplicate on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from distill.v1 import task_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
+from nats.js import JetStreamContext
+
+from distill_core import subjects
+
+
+@dataclass(frozen=True, slots=True)
+class OutMsg:
+    """A message to publish to JetStream: subject, payload, optional dedup id."""
+
+    subject: str
+    data: bytes
+    msg_id: str | None = None
+
+
+def _now() -> Timestamp:
+    t = Timestamp()
+    t.GetCurrentTime()
+    return t
+
+
+def item_event(tenant_id: str, item: task_pb2.Item, event_id: str) -> OutMsg:
+    ev = task_pb2.TaskEvent(
+        type=task_pb2.EVENT_TYPE_ITEM_UPDATED, time=_now(), task_id=item.task_id, item=item, event_id=event_id
+    )
+    return OutMsg(subjects.event_subject(tenant_id, item.task_id), ev.SerializeToString(), event_id)
+
+
+def task_event(tenant_id: str, task: task_pb2.Task, event_id: str, *, terminal: bool = False) -> OutMsg:
+    ev = task_pb2.TaskEvent(
+        type=task_pb2.EVENT_TYPE_TASK_UPDATED,
+        time=_now(),
+        task_id=task.id,
+        task=task,
+        event_id=event_id,
+        terminal=terminal,
+    )
+    return OutMsg(subjects.event_subject(tenant_id, task.id), ev.SerializeToString(), event_id)
+
+
+async def publish_all(js: JetStreamContext, msgs: Sequence[OutMsg] | Iterable[OutMsg], timeout: float = 10.0) -> None:
+    """Publish concurrently; raise if any publish was not acknowledged by JetStream."""
+    msgs = list(msgs)
+    if not msgs:
+        return
+    results = await asyncio.gather(
+        *(
+            js.publish(m.subject, m.data, timeout=timeout, headers={"Nats-Msg-Id": m.msg_id} if m.msg_id else None)
+            for m in msgs
+        ),
+        return_exceptions=True,
+    )
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if errors:
+        raise errors[0]

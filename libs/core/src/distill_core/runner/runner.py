@@ -1,0 +1,676 @@
+"""The one stage runner every stage uses.
+
+A stage supplies `handle(ctx) -> StageResult` (and optionally `persist`, to store its
+results in the same transaction as the state change). The runner does the rest:
+
+    lanes (high, normal, low) --fetch--> start queue --claim (1 txn/batch)--> handle()
+        --> completion queue --commit (1 txn/batch)--> publish next jobs + events --> ack
+
+Batching happens by itself: a single starter and a single completer each take whatever
+has queued up since their last round trip, so under load one statement covers many
+items, and when idle a lone item goes through at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import socket
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+from distill.internal.v1 import jobs_pb2
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from distill_core import errors, metrics, subjects
+from distill_core import nats as dnats
+from distill_core.errors import DistillError
+from distill_core.events import OutMsg, publish_all
+from distill_core.logging import get_logger
+from distill_core.runner import events as rev
+from distill_core.runner import store
+from distill_core.runner.context import JobContext, StageResult
+from distill_core.runner.slots import PrioritySlots
+from distill_core.settings import Settings, StageSettings
+from distill_core.status import Counts, rollup
+
+log = get_logger(__name__)
+
+
+class Stage(Protocol):
+    """What a stage supplies to the runner."""
+
+    name: str
+
+    async def start(self, runner: StageRunner) -> None: ...
+
+    async def handle(self, ctx: JobContext) -> StageResult: ...
+
+    async def persist(self, conn: AsyncConnection, done: list[tuple[JobContext, StageResult]]) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class BaseStage:
+    """Defaults for the optional parts of a stage."""
+
+    name = "stage"
+
+    async def start(self, runner: StageRunner) -> None:
+        return None
+
+    async def persist(self, conn: AsyncConnection, done: list[tuple[JobContext, StageResult]]) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+# --- outcomes of one attempt -------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Outcome:
+    ctx: JobContext
+    kind: str  # "done" | "retry" | "fail" | "cancelled" | "released"
+    result: StageResult | None = None
+    error: DistillError | None = None
+    delay: float = 0.0
+    refund: bool = False
+
+
+def backoff_delay(st: StageSettings, attempt: int, rng: random.Random = random._inst) -> float:  # type: ignore[attr-defined]
+    """Delay before the attempt after `attempt` (1-based), with jitter."""
+    if not st.backoff:
+        return 0.0
+    base = st.backoff[min(attempt - 1, len(st.backoff) - 1)]
+    j = st.backoff_jitter
+    return max(0.0, base * (1 + rng.uniform(-j, j)))
+
+
+class StageRunner:
+    """Runs one stage: pulls its jobs from JetStream, calls the stage, records and hands off."""
+
+    poll_seconds = 2.0
+    max_db_batch = 256
+
+    def __init__(self, stage: Stage, settings: Settings, *, name: str | None = None) -> None:
+        self.stage = stage
+        self.settings = settings
+        self.cfg: StageSettings = settings.stage(stage.name)
+        self.name = name or f"{stage.name}-{socket.gethostname()}-{os.getpid()}"
+        self.slots = PrioritySlots(self.cfg.concurrency, levels=len(subjects.PRIORITIES))
+        self.nc: NATS | None = None
+        self.js: JetStreamContext | None = None
+        self.engine: AsyncEngine | None = None
+        self.ready = asyncio.Event()
+        self.stopping = asyncio.Event()
+        self.started_at = time.time()
+        self.processed = 0
+        self.failed = 0
+        self._start_q: asyncio.Queue[tuple[Msg, int]] = asyncio.Queue()
+        self._done_q: asyncio.Queue[Outcome] = asyncio.Queue()
+        # Fetched and not yet acked or nak'd (by reply subject): kept alive by heart-beats.
+        self._held: dict[str, Msg] = {}
+        self._active: dict[str, JobContext] = {}  # item id -> running attempt
+        self._by_task: dict[str, set[str]] = defaultdict(set)
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._handlers: set[asyncio.Task[Any]] = set()
+        self._last_progress: dict[str, float] = {}
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    async def start(self, *, nc: NATS | None = None, engine: AsyncEngine | None = None) -> None:
+        from distill_core.db.session import make_engine, wait_for_database
+
+        self.nc = nc or await dnats.connect(self.settings, self.name)
+        self.js = dnats.jetstream(self.nc)
+        self.engine = engine or make_engine(
+            self.settings.database_url, pool_size=4, application_name=f"distill-{self.stage.name}"
+        )
+        await wait_for_database(self.engine)
+        await dnats.ensure_topology(self.js, self.settings, stages=(self.stage.name,))
+        await self.stage.start(self)
+        subs = []
+        for prio in subjects.PRIORITIES:
+            subs.append(
+                await self.js.pull_subscribe_bind(
+                    durable=subjects.job_consumer(self.stage.name, prio), stream=subjects.JOBS_STREAM
+                )
+            )
+        await self.nc.subscribe(subjects.CANCEL_SUBJECT, cb=self._on_cancel)
+        for prio in subjects.PRIORITIES:
+            await self.nc.subscribe(
+                subjects.max_deliveries_advisory(subjects.job_consumer(self.stage.name, prio)),
+                queue=f"advisory-{self.stage.name}",
+                cb=self._on_max_deliveries,
+            )
+        self._subs = subs
+        for level, sub in enumerate(subs):
+            self._tasks.append(asyncio.create_task(self._lane(level, sub), name=f"lane-{level}"))
+        self._tasks.append(asyncio.create_task(self._starter(), name="starter"))
+        self._tasks.append(asyncio.create_task(self._completer(), name="completer"))
+        self._tasks.append(asyncio.create_task(self._heartbeat(), name="heartbeat"))
+        self._tasks.append(asyncio.create_task(self._announce(), name="announce"))
+        for t in self._tasks:
+            t.add_done_callback(self._task_died)
+        self.ready.set()
+        log.info("stage runner started", stage=self.stage.name, worker=self.name, concurrency=self.cfg.concurrency)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop fetching, let running attempts finish within `grace`, give back the rest."""
+        if self.stopping.is_set():
+            return
+        self.stopping.set()
+        grace = min(self.cfg.timeout, 25.0) if grace is None else grace
+        lanes = [t for t in self._tasks if t.get_name().startswith("lane-")]
+        for t in lanes:
+            t.cancel()
+        await asyncio.gather(*lanes, return_exceptions=True)
+        # Jobs fetched but not yet started go straight back.
+        while not self._start_q.empty():
+            msg, _ = self._start_q.get_nowait()
+            await self._settle(msg, "nak")
+            self.slots.release()
+        if self._handlers:
+            _, pending = await asyncio.wait(set(self._handlers), timeout=grace)
+            for t in pending:
+                ctx = getattr(t, "distill_ctx", None)
+                if ctx is not None:
+                    ctx.cancel_reason = "shutdown"
+                t.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5)
+        # Let the completer record what finished.
+        deadline = time.monotonic() + 15
+        while (not self._done_q.empty() or self._completing) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self._forget()
+        with contextlib.suppress(Exception):
+            await self.stage.stop()
+        for sub in getattr(self, "_subs", []):
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        if self.nc is not None:
+            await dnats.close(self.nc)
+        if self.engine is not None:
+            await self.engine.dispose()
+        log.info("stage runner stopped", stage=self.stage.name, processed=self.processed, failed=self.failed)
+
+    # --- fetching ------------------------------------------------------------------------
+
+    async def _lane(self, level: int, sub: Any) -> None:
+        delay = 0.1
+        while not self.stopping.is_set():
+            n = max(1, min(self.cfg.batch_size, self.slots.available(level)))
+            try:
+                msgs = await sub.fetch(n, timeout=self.poll_seconds)
+            except (TimeoutError, NatsTimeout):
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # connection trouble: back off and try again
+                log.warning("fetch failed", stage=self.stage.name, error=str(e))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.1
+            self._held.update((m.reply, m) for m in msgs)
+            for i, m in enumerate(msgs):
+                try:
+                    await self.slots.acquire(level)
+                except asyncio.CancelledError:
+                    for rest in msgs[i:]:
+                        await self._settle(rest, "nak")
+                    raise
+                self._start_q.put_nowait((m, level))
+
+    # --- starting ------------------------------------------------------------------------
+
+    async def _starter(self) -> None:
+        while True:
+            first = await self._start_q.get()
+            batch = [first]
+            while len(batch) < self.max_db_batch and not self._start_q.empty():
+                batch.append(self._start_q.get_nowait())
+            try:
+                await self._start_batch([m for m, _ in batch])
+            except Exception:
+                log.exception("start batch failed", stage=self.stage.name)
+                for m, _ in batch:
+                    await self._settle(m, "nak", delay=2.0)
+                    self.slots.release()
+
+    async def _start_batch(self, msgs: list[Msg]) -> None:
+        metrics.BATCH_SIZE.labels(self.stage.name, "claim").observe(len(msgs))
+        jobs: dict[str, tuple[Msg, jobs_pb2.Job]] = {}
+        for m in msgs:
+            try:
+                job = jobs_pb2.Job.FromString(m.data)
+                if not job.item_id or subjects.STAGE_NAME.get(job.stage) != self.stage.name:
+                    raise ValueError(f"job for stage {job.stage} item {job.item_id!r}")
+                uuid.UUID(job.item_id)
+            except Exception as e:
+                await self._dead_letter_raw(m, errors.InvalidInput(f"malformed job: {e}", code="MALFORMED_JOB"))
+                self.slots.release()
+                continue
+            if job.item_id in jobs or job.item_id in self._active:  # same job twice in flight
+                await self._settle(m, "ack")
+                self.slots.release()
+                continue
+            jobs[job.item_id] = (m, job)
+        if not jobs:
+            return
+        claimed, started_tasks, others = await self._with_db(self._claim_tx, jobs)
+        out: list[OutMsg] = []
+        contexts: list[JobContext] = []
+        for row in claimed:
+            m, job = jobs[str(row["id"])]
+            ctx = JobContext(
+                msg=m,
+                job=job,
+                stage=self.stage.name,
+                item=row,
+                attempt=int(row["attempts"]),
+                _progress_cb=self._progress,
+            )
+            contexts.append(ctx)
+            out.append(rev.phase_event(ctx, "running"))
+        for t in started_tasks:
+            out.append(rev.task_changed(t))
+        handoffs, settle, missing = self._unclaimed(jobs, {str(r["id"]) for r in claimed}, others)
+        await self._publish(out + handoffs)
+        for m, how in settle:
+            await self._settle(m, how)
+            self.slots.release()
+        for m, job in missing:
+            err = errors.NotFoundError(f"job names item {job.item_id}, which does not exist", code="MISSING_ITEM")
+            await self._dead_letter_raw(m, err, job=job)
+            self.slots.release()
+        for ctx in contexts:
+            metrics.STAGE_STARTED.labels(self.stage.name, subjects.PRIORITY_NAME.get(ctx.job.priority, "normal")).inc()
+            if ctx.attempt > self.cfg.max_attempts:
+                # Delivered again after every attempt ended without a result: the worker
+                # died or hung each time. Do not run it again.
+                err = errors.PoisonMessage(
+                    f"the {self.stage.name} worker stopped during each of {ctx.attempt - 1} attempts"
+                )
+                self._done_q.put_nowait(Outcome(ctx, "fail", error=err))
+                self.slots.release()
+                continue
+            self._spawn(ctx)
+
+    async def _claim_tx(self, conn: AsyncConnection, jobs: dict[str, tuple[Msg, jobs_pb2.Job]]) -> Any:
+        claimed = await store.claim(conn, self.stage.name, [(i, j.generation) for i, (_, j) in jobs.items()])
+        started = await store.start_tasks(conn, list({r["task_id"] for r in claimed}))
+        got = {str(r["id"]) for r in claimed}
+        others = await store.inspect(conn, [i for i in jobs if i not in got])
+        return claimed, started, others
+
+    def _unclaimed(
+        self, jobs: dict[str, tuple[Msg, jobs_pb2.Job]], claimed: set[str], others: dict[str, dict[str, Any]]
+    ) -> tuple[list[OutMsg], list[tuple[Msg, str]], list[tuple[Msg, jobs_pb2.Job]]]:
+        """Jobs whose item was not claimable: hand off again, drop, or (item missing) dead-letter."""
+        handoffs: list[OutMsg] = []
+        settle: list[tuple[Msg, str]] = []
+        missing: list[tuple[Msg, jobs_pb2.Job]] = []
+        for item_id, (m, job) in jobs.items():
+            if item_id in claimed:
+                continue
+            row = others.get(item_id)
+            if row is None:
+                missing.append((m, job))
+                continue
+            stages = list(row["stages"])
+            here = stages.index(self.stage.name) if self.stage.name in stages else -1
+            cur = stages.index(row["current_stage"]) if row["current_stage"] in stages else -1
+            if row["generation"] == job.generation and row["status"] == "pending" and cur > here >= 0:
+                # We did this stage already (crash between commit and ack): hand off again.
+                metrics.REDELIVERED_DONE.labels(self.stage.name).inc()
+                handoffs.append(rev.job_msg(row, row["current_stage"]))
+            settle.append((m, "ack"))
+        return handoffs, settle, missing
+
+    # --- running -------------------------------------------------------------------------
+
+    def _spawn(self, ctx: JobContext) -> None:
+        ctx.log = log.bind(task_id=ctx.task_id, item_id=ctx.item_id, stage=self.stage.name, attempt=ctx.attempt)
+        t = asyncio.create_task(self._run_one(ctx), name=f"{self.stage.name}:{ctx.item_id}")
+        t.distill_ctx = ctx  # type: ignore[attr-defined]
+        ctx.task = t
+        self._active[ctx.item_id] = ctx
+        self._by_task[ctx.task_id].add(ctx.item_id)
+        self._handlers.add(t)
+        t.add_done_callback(self._handlers.discard)
+
+    async def _run_one(self, ctx: JobContext) -> None:
+        structlog.contextvars.bind_contextvars(
+            task_id=ctx.task_id, item_id=ctx.item_id, stage=self.stage.name, attempt=ctx.attempt
+        )
+        metrics.STAGE_IN_FLIGHT.labels(self.stage.name).inc()
+        t0 = time.monotonic()
+        try:
+            async with asyncio.timeout(self.cfg.timeout):
+                result = await self.stage.handle(ctx)
+            outcome = Outcome(ctx, "done", result=result)
+        except asyncio.CancelledError:
+            if ctx.cancel_reason == "cancelled":
+                outcome = Outcome(ctx, "cancelled")
+            elif ctx.cancel_reason == "shutdown":
+                outcome = Outcome(ctx, "released")
+            else:
+                raise
+        except Exception as e:
+            if isinstance(e, TimeoutError) and not isinstance(e, DistillError):
+                e = errors.TimeoutFailure(f"the {self.stage.name} stage did not finish within {self.cfg.timeout:g} s")
+            outcome = self._judge(ctx, errors.classify(e))
+        finally:
+            metrics.STAGE_IN_FLIGHT.labels(self.stage.name).dec()
+            metrics.STAGE_DURATION.labels(self.stage.name).observe(time.monotonic() - t0)
+            self.slots.release()
+            self._active.pop(ctx.item_id, None)
+            self._by_task[ctx.task_id].discard(ctx.item_id)
+            if not self._by_task[ctx.task_id]:
+                self._by_task.pop(ctx.task_id, None)
+        self._done_q.put_nowait(outcome)
+
+    def _judge(self, ctx: JobContext, err: DistillError) -> Outcome:
+        """Retry with back-off, or fail for good."""
+        retry_after = getattr(err, "retry_after", None)
+        if err.retryable and retry_after is not None:
+            # The peer told us when: waiting for it does not use an attempt.
+            return Outcome(ctx, "retry", error=err, delay=float(retry_after), refund=True)
+        if err.retryable and ctx.attempt < self.cfg.max_attempts:
+            return Outcome(ctx, "retry", error=err, delay=backoff_delay(self.cfg, ctx.attempt))
+        return Outcome(ctx, "fail", error=err)
+
+    # --- completing ----------------------------------------------------------------------
+
+    _completing = False
+
+    async def _completer(self) -> None:
+        while True:
+            first = await self._done_q.get()
+            self._completing = True
+            batch = [first]
+            while len(batch) < self.max_db_batch and not self._done_q.empty():
+                batch.append(self._done_q.get_nowait())
+            try:
+                await self._complete_batch(batch)
+            except Exception:
+                log.exception("completion batch failed", stage=self.stage.name)
+            finally:
+                self._completing = False
+
+    async def _complete_batch(self, batch: list[Outcome]) -> None:
+        metrics.BATCH_SIZE.labels(self.stage.name, "complete").observe(len(batch))
+        by: dict[str, list[Outcome]] = defaultdict(list)
+        for o in batch:
+            by[o.kind].append(o)
+        moved, failed, retried = await self._with_db(self._complete_tx, by)
+        out: list[OutMsg] = []
+        finished_tasks: set[uuid.UUID] = set()
+        ctx_of = {o.ctx.item_id: o.ctx for o in batch}
+        for row in moved:
+            ctx = ctx_of[str(row["id"])]
+            out.append(rev.item_event(ctx, row, "succeeded"))
+            if row["status"] == "pending":
+                out.append(rev.job_msg({**ctx.item, **row, "generation": ctx.generation}, row["current_stage"]))
+            else:
+                finished_tasks.add(row["task_id"])
+        for row in failed:
+            ctx = ctx_of[str(row["id"])]
+            out.append(rev.item_event(ctx, row, "failed"))
+            finished_tasks.add(row["task_id"])
+        errs = {o.ctx.item_id: o.error for o in by["retry"]}
+        for row in retried:
+            ctx = ctx_of[str(row["item_id"])]
+            err = errors.error_dict(errs[ctx.item_id], stage=self.stage.name, attempt=ctx.attempt)  # type: ignore[arg-type]
+            out.append(rev.item_event(ctx, {**row, "id": row["item_id"]}, "retrying", error=err))
+        for o in by["fail"]:
+            out.append(rev.dead_letter_msg(o.ctx, o.error, self.name))  # type: ignore[arg-type]
+        for o in by["cancelled"]:
+            finished_tasks.add(uuid.UUID(o.ctx.task_id))
+        await self._publish(out)
+        for o in batch:
+            if o.kind == "retry":
+                await self._settle(o.ctx.msg, "nak", delay=o.delay)
+                metrics.STAGE_RETRIES.labels(self.stage.name).inc()
+            elif o.kind == "released":
+                await self._settle(o.ctx.msg, "nak")
+            else:
+                await self._settle(o.ctx.msg, "ack")
+            self._count(o)
+        if finished_tasks:
+            await self._finish_tasks(finished_tasks)
+
+    async def _complete_tx(self, conn: AsyncConnection, by: dict[str, list[Outcome]]) -> Any:
+        done = [(o.ctx, o.result) for o in by["done"] if o.result is not None]
+        if done:
+            await self.stage.persist(conn, done)  # type: ignore[arg-type]
+        moved = await store.succeed(
+            conn,
+            self.stage.name,
+            [
+                {
+                    "id": ctx.item_id,
+                    "next": subjects.next_stage(self.stage.name, ctx.stages),
+                    "title": res.title,
+                    "parsed_content_id": res.parsed_content_id,
+                    "ai_output_id": res.ai_output_id,
+                    "export_id": res.export_id,
+                    "ms": int((time.monotonic() - ctx.started) * 1000),
+                    "note": res.message,
+                }
+                for ctx, res in done
+            ],
+        )
+        fails = [
+            {"id": o.ctx.item_id, "error": errors.error_dict(o.error, stage=self.stage.name, attempt=o.ctx.attempt)}
+            for o in by["fail"]
+            if o.error is not None
+        ]
+        failed = await store.fail(conn, self.stage.name, fails)
+        await store.dead_letter(conn, [rev.dead_letter_row(o.ctx, o.error) for o in by["fail"]])  # type: ignore[arg-type]
+        retried = await store.retry(
+            conn,
+            self.stage.name,
+            [
+                {
+                    "id": o.ctx.item_id,
+                    "refund": int(o.refund),
+                    "error": errors.error_dict(o.error, stage=self.stage.name, attempt=o.ctx.attempt),
+                }
+                for o in by["retry"]
+                if o.error is not None
+            ],
+        )
+        await store.release(conn, self.stage.name, [o.ctx.item_id for o in by["released"]])
+        await store.mark_cancelled(conn, self.stage.name, [o.ctx.item_id for o in by["cancelled"]])
+        return moved, failed, retried
+
+    async def _finish_tasks(self, task_ids: set[uuid.UUID]) -> None:
+        async def tx(conn: AsyncConnection) -> list[tuple[dict[str, Any], Counts]]:
+            counts = await store.task_counts(conn, list(task_ids))
+            statuses = {tid: rollup(c) for tid, c in counts.items() if c.done}
+            rows = await store.finish_tasks(conn, statuses)
+            return [(r, counts[r["id"]]) for r in rows]
+
+        finished = await self._with_db(tx)
+        await self._publish([rev.task_changed(r, c, terminal=True) for r, c in finished])
+
+    def _count(self, o: Outcome) -> None:
+        metrics.STAGE_ITEMS.labels(self.stage.name, o.kind).inc()
+        if o.kind == "done":
+            self.processed += 1
+        elif o.kind == "fail":
+            self.failed += 1
+            self.processed += 1
+            code = o.error.code if o.error else "INTERNAL"
+            metrics.DEAD_LETTERS.labels(self.stage.name, code).inc()
+        if o.error is not None:
+            metrics.STAGE_FAILURES.labels(self.stage.name, o.error.code, str(o.kind == "fail").lower()).inc()
+            if o.ctx.log is not None:
+                o.ctx.log.info(
+                    "attempt failed", code=o.error.code, error=o.error.message, outcome=o.kind, delay=round(o.delay, 2)
+                )
+
+    # --- helpers -------------------------------------------------------------------------
+
+    async def _with_db(self, fn: Any, *args: Any) -> Any:
+        """Run fn(conn, *args) in one transaction; retry while the database is unavailable."""
+        assert self.engine is not None
+        delay = 0.2
+        while True:
+            try:
+                async with self.engine.begin() as conn:
+                    return await fn(conn, *args)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                if not _transient_db_error(e):
+                    raise
+                log.warning("database unavailable; retrying", stage=self.stage.name, error=str(e)[:200])
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _publish(self, msgs: list[OutMsg]) -> None:
+        """Publish, retrying until JetStream has them (a NATS restart is waited out)."""
+        assert self.js is not None
+        delay = 0.2
+        while True:
+            try:
+                await publish_all(self.js, msgs)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("publish failed; retrying", stage=self.stage.name, error=str(e)[:200], count=len(msgs))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _settle(self, msg: Msg, how: str, delay: float = 0.0) -> None:
+        self._held.pop(msg.reply, None)
+        try:
+            if how == "ack":
+                await msg.ack()
+            elif how == "nak":
+                await msg.nak(delay=delay if delay > 0 else None)
+            elif how == "term":
+                await msg.term()
+        except Exception as e:  # already settled, or connection gone: redelivery covers it
+            log.debug("settle failed", how=how, error=str(e))
+
+    async def _dead_letter_raw(self, m: Msg, err: DistillError, job: jobs_pb2.Job | None = None) -> None:
+        """Dead-letter a job that cannot be claimed (malformed, or naming a missing item)."""
+        deliveries = int(m.metadata.num_delivered or 0) if m.reply else 0
+        rec = rev.dead_letter_record(job, err, self.name, deliveries, raw=m.data, stage=self.stage.name)
+        await self._with_db(lambda conn: store.dead_letter(conn, [rev.raw_dead_letter_row(rec, self.stage.name)]))
+        await self._publish([OutMsg(subjects.dlq_subject(self.stage.name), rec.SerializeToString(), rec.id)])
+        await self._settle(m, "term")
+        metrics.DEAD_LETTERS.labels(self.stage.name, err.code).inc()
+        log.warning("dead-lettered job", stage=self.stage.name, code=err.code, error=err.message)
+
+    async def _progress(self, ctx: JobContext, percent: int, message: str) -> None:
+        now = time.monotonic()
+        if now - self._last_progress.get(ctx.item_id, 0.0) < 0.5 and percent < 100:
+            return
+        self._last_progress[ctx.item_id] = now
+        with contextlib.suppress(Exception):
+            async with self.engine.begin() as conn:  # type: ignore[union-attr]
+                await store.set_progress(conn, self.stage.name, ctx.item_id, percent, message)
+            await self._publish([rev.progress_event(ctx, percent, message)])
+
+    async def _heartbeat(self) -> None:
+        """Tell JetStream we are still working on what we hold (in_progress)."""
+        interval = max(1.0, self.cfg.effective_ack_wait / 3)
+        while True:
+            await asyncio.sleep(interval)
+            for m in list(self._held.values()):
+                with contextlib.suppress(Exception):
+                    await m.in_progress()
+
+    async def _on_cancel(self, msg: Msg) -> None:
+        try:
+            req = jobs_pb2.CancelRequest.FromString(msg.data)
+        except Exception:
+            return
+        ids = set(req.item_ids) or set(self._by_task.get(req.task_id, ()))
+        for item_id in ids:
+            ctx = self._active.get(item_id)
+            if ctx is not None and ctx.task_id == req.task_id and ctx.task is not None:
+                ctx.cancel_reason = "cancelled"
+                ctx.task.cancel()
+
+    async def _on_max_deliveries(self, msg: Msg) -> None:
+        from distill_core.runner.advisory import handle_max_deliveries
+
+        await handle_max_deliveries(self, msg)
+
+    # --- presence (ListWorkers) ----------------------------------------------------------
+
+    async def _announce(self) -> None:
+        from distill_core.runner.presence import announce_forever
+
+        await announce_forever(self)
+
+    async def _forget(self) -> None:
+        from distill_core.runner.presence import forget
+
+        await forget(self)
+
+    def _task_died(self, t: asyncio.Task[Any]) -> None:
+        """A runner loop must never end while running: say so loudly if one does."""
+        if t.cancelled() or self.stopping.is_set():
+            return
+        exc = t.exception()
+        log.error(
+            "runner loop ended unexpectedly", loop=t.get_name(), stage=self.stage.name, error=repr(exc), exc_info=exc
+        )
+
+    @property
+    def active_item_ids(self) -> list[str]:
+        return list(self._active)
+
+
+def _transient_db_error(e: BaseException) -> bool:
+    """Connection-level trouble worth waiting out (not a bug in a statement)."""
+    import asyncpg
+    from sqlalchemy import exc as saexc
+
+    if isinstance(e, saexc.DBAPIError) and e.connection_invalidated:
+        return True
+    orig = getattr(e, "orig", None)
+    cause = getattr(orig, "__cause__", None) or orig
+    transient = (
+        OSError,
+        ConnectionError,
+        asyncio.TimeoutError,
+        asyncpg.exceptions.CannotConnectNowError,
+        asyncpg.exceptions.ConnectionDoesNotExistError,
+        asyncpg.exceptions.InterfaceError,
+        asyncpg.exceptions.AdminShutdownError,
+        asyncpg.exceptions.CrashShutdownError,
+        asyncpg.exceptions.SerializationError,
+        asyncpg.exceptions.DeadlockDetectedError,
+        asyncpg.exceptions.TooManyConnectionsError,
+    )
+    return (
+        isinstance(e, transient)
+        or isinstance(cause, transient)
+        or isinstance(e, saexc.OperationalError | saexc.InterfaceError | saexc.TimeoutError)
+    )

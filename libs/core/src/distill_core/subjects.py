@@ -1,0 +1,78 @@
+"""Every NATS stream, subject, consumer and bucket name, in one place.
+
+JOBS    distill.jobs.<stage>.<priority>    WorkQueue, one durable per stage and lane
+EVENTS  distill.events.<tenant>.<task>     Limits, max_age
+DLQ     distill.dlq.<stage>                Limits
+KV      distill_workers                    worker heartbeats with TTL
+core    distill.control.cancel             cancel running work (not persisted)
+"""
+
+from __future__ import annotations
+
+from distill.v1 import common_pb2
+
+STAGES: tuple[str, ...] = ("parse", "ai", "notion")
+PRIORITIES: tuple[str, ...] = ("high", "normal", "low")
+
+JOBS_STREAM = "JOBS"
+EVENTS_STREAM = "EVENTS"
+DLQ_STREAM = "DLQ"
+WORKERS_BUCKET = "distill_workers"
+
+JOBS_PREFIX = "distill.jobs"
+EVENTS_PREFIX = "distill.events"
+DLQ_PREFIX = "distill.dlq"
+CANCEL_SUBJECT = "distill.control.cancel"
+NOTIFIER_CONSUMER = "notifier"
+
+# Stage name <-> proto enum.
+STAGE_ENUM: dict[str, int] = {
+    "parse": common_pb2.STAGE_PARSE,
+    "ai": common_pb2.STAGE_AI,
+    "notion": common_pb2.STAGE_NOTION,
+}
+STAGE_NAME: dict[int, str] = {v: k for k, v in STAGE_ENUM.items()}
+
+PRIORITY_ENUM: dict[str, int] = {
+    "high": common_pb2.PRIORITY_HIGH,
+    "normal": common_pb2.PRIORITY_NORMAL,
+    "low": common_pb2.PRIORITY_LOW,
+}
+PRIORITY_NAME: dict[int, str] = {v: k for k, v in PRIORITY_ENUM.items()}
+PRIORITY_NAME[common_pb2.PRIORITY_UNSPECIFIED] = "normal"
+
+
+def next_stage(stage: str, stages: list[str] | tuple[str, ...]) -> str | None:
+    """The stage after `stage` among the task's `stages`, or None when it is the last."""
+    i = stages.index(stage)
+    return stages[i + 1] if i + 1 < len(stages) else None
+
+
+def job_subject(stage: str, priority: str = "normal") -> str:
+    return f"{JOBS_PREFIX}.{stage}.{priority}"
+
+
+def job_consumer(stage: str, priority: str) -> str:
+    """Durable pull consumer of one stage's lane."""
+    return f"{stage}-{priority}"
+
+
+def event_subject(tenant_id: str, task_id: str) -> str:
+    return f"{EVENTS_PREFIX}.{tenant_id}.{task_id}"
+
+
+def tenant_events(tenant_id: str) -> str:
+    return f"{EVENTS_PREFIX}.{tenant_id}.*"
+
+
+def dlq_subject(stage: str) -> str:
+    return f"{DLQ_PREFIX}.{stage}"
+
+
+def msg_id(item_id: str, stage: str, generation: int) -> str:
+    """Nats-Msg-Id of a job: JetStream drops a second publish of the same job."""
+    return f"{item_id}:{stage}:{generation}"
+
+
+def max_deliveries_advisory(consumer: str) -> str:
+    return f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{JOBS_STREAM}.{consumer}"

@@ -1,0 +1,54 @@
+"""The gateway process: gRPC API, outbox relay, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from distill.v1 import pipeline_pb2, pipeline_pb2_grpc
+from distill_core import metrics
+from distill_core import nats as dnats
+from distill_core.db.session import make_engine, wait_for_database
+from distill_core.grpc_server import GrpcServer
+from distill_core.logging import get_logger
+from distill_core.settings import GatewaySettings
+
+from distill_gateway.dispatch import relay_forever
+from distill_gateway.pipeline import PipelineServicer
+
+log = get_logger("gateway")
+
+
+async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
+    engine = make_engine(
+        settings.database_url, pool_size=settings.database_pool_size, application_name="distill-gateway"
+    )
+    await wait_for_database(engine)
+    nc = await dnats.connect(settings, "distill-gateway")
+    js = dnats.jetstream(nc)
+    await dnats.ensure_topology(js, settings)
+    pipeline = PipelineServicer(settings, engine, js)
+    server = GrpcServer(
+        settings.grpc_host,
+        settings.grpc_port,
+        services=[
+            (
+                pipeline_pb2_grpc.add_PipelineServicer_to_server,
+                pipeline,
+                pipeline_pb2.DESCRIPTOR.services_by_name["Pipeline"].full_name,
+            ),
+        ],
+    )
+    await server.start()
+    metrics.serve(settings.metrics_port)
+    relay = asyncio.create_task(relay_forever(js, engine, settings.outbox_delay, settings.outbox_interval))
+    await server.set_serving(True)
+    log.info("gateway serving", grpc=f"{settings.grpc_host}:{server.port}", metrics_port=settings.metrics_port)
+    await stop.wait()
+    log.info("gateway stopping")
+    await server.stop(grace=5.0)
+    relay.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await relay
+    await dnats.close(nc)
+    await engine.dispose()

@@ -1,0 +1,80 @@
+"""Handing accepted items to JetStream: right after commit, and by the outbox relay.
+
+The gateway publishes each new item's first job after the transaction that stored it
+commits, then marks it dispatched. If it dies in between, the relay (one active across
+gateway replicas, by a PostgreSQL advisory lock) publishes items left undispatched for a
+few seconds, with the same Nats-Msg-Id, so JetStream drops the duplicate if there was one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from distill_core.events import OutMsg, publish_all
+from distill_core.logging import get_logger
+from distill_core.runner.events import job_msg
+from nats.js import JetStreamContext
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+log = get_logger(__name__)
+
+RELAY_LOCK = 0x6F7574  # "out"
+
+_UNDISPATCHED = text("""
+SELECT i.id, i.task_id, i.tenant_id, i.current_stage, i.generation, t.priority, t.trace
+FROM items i JOIN tasks t ON t.id = i.task_id
+WHERE i.dispatched_at IS NULL AND i.status = 'pending' AND i.updated_at < now() - make_interval(secs => :delay)
+ORDER BY i.updated_at
+LIMIT :limit
+FOR UPDATE OF i SKIP LOCKED
+""")
+
+
+def first_jobs(rows: Sequence[dict[str, Any]]) -> list[OutMsg]:
+    return [job_msg(r, r["current_stage"]) for r in rows]
+
+
+async def dispatch(
+    js: JetStreamContext, engine: AsyncEngine, rows: Sequence[dict[str, Any]], extra: Sequence[OutMsg] = ()
+) -> None:
+    """Publish the items' jobs (and `extra` events), then mark the items dispatched."""
+    await publish_all(js, [*first_jobs(rows), *extra])
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE items SET dispatched_at = now() WHERE id = ANY(CAST(:ids AS uuid[])) AND dispatched_at IS NULL"
+            ),
+            {"ids": [r["id"] if isinstance(r["id"], uuid.UUID) else uuid.UUID(r["id"]) for r in rows]},
+        )
+
+
+async def relay_once(js: JetStreamContext, engine: AsyncEngine, delay: float, limit: int = 1000) -> int:
+    """Publish items not dispatched within `delay` seconds; returns how many."""
+    async with engine.begin() as conn:
+        got = (await conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": RELAY_LOCK})).scalar()
+        if not got:
+            return 0
+        rows = [dict(r._mapping) for r in await conn.execute(_UNDISPATCHED, {"delay": delay, "limit": limit})]
+        if not rows:
+            return 0
+        await publish_all(js, first_jobs(rows))
+        await conn.execute(
+            text("UPDATE items SET dispatched_at = now() WHERE id = ANY(CAST(:ids AS uuid[]))"),
+            {"ids": [r["id"] for r in rows]},
+        )
+    log.info("outbox relay published undispatched items", count=len(rows))
+    return len(rows)
+
+
+async def relay_forever(js: JetStreamContext, engine: AsyncEngine, delay: float, interval: float) -> None:
+    while True:
+        try:
+            while await relay_once(js, engine, delay) > 0:
+                pass
+        except Exception as e:
+            log.warning("outbox relay failed; will try again", error=str(e)[:200])
+        await asyncio.sleep(interval)

@@ -1,0 +1,118 @@
+"""The gateway's queries. Every one is filtered by the caller's tenant."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from distill_core.db.models import AiOutput, Export, Item, ParsedContent, Phase, Task
+from distill_core.runner import store
+from distill_core.status import Counts
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+TASK_COLS = [c for c in Task.__table__.c]
+ITEM_COLS = [c for c in Item.__table__.c]
+
+
+def _row(r: Any) -> dict[str, Any]:
+    return dict(r._mapping)
+
+
+async def insert_task(conn: AsyncConnection, task: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+    """The task and its items in the caller's transaction."""
+    await conn.execute(Task.__table__.insert().values(**task))
+    if items:
+        await conn.execute(Item.__table__.insert(), list(items))
+
+
+async def find_by_idempotency_key(conn: AsyncConnection, tenant_id: str, key: str) -> dict[str, Any] | None:
+    r = (await conn.execute(select(*TASK_COLS).where(Task.tenant_id == tenant_id, Task.idempotency_key == key))).first()
+    return _row(r) if r else None
+
+
+async def get_task(conn: AsyncConnection, tenant_id: str, task_id: uuid.UUID) -> dict[str, Any] | None:
+    r = (await conn.execute(select(*TASK_COLS).where(Task.id == task_id, Task.tenant_id == tenant_id))).first()
+    return _row(r) if r else None
+
+
+async def counts(conn: AsyncConnection, task_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Counts]:
+    return await store.task_counts(conn, task_ids)
+
+
+async def items_of(
+    conn: AsyncConnection,
+    tenant_id: str,
+    task_id: uuid.UUID,
+    *,
+    statuses: Sequence[str] = (),
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    q = select(*ITEM_COLS).where(Item.task_id == task_id, Item.tenant_id == tenant_id)
+    if statuses:
+        q = q.where(Item.status.in_(list(statuses)))
+    q = q.order_by(Item.position, Item.id).offset(offset)
+    if limit is not None:
+        q = q.limit(limit)
+    return [_row(r) for r in (await conn.execute(q)).all()]
+
+
+async def phases_of(conn: AsyncConnection, item_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    if not item_ids:
+        return {}
+    rows = (await conn.execute(select(*Phase.__table__.c).where(Phase.item_id.in_(list(item_ids))))).all()
+    out: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        out[r.item_id].append(_row(r))
+    return out
+
+
+async def results_of(
+    conn: AsyncConnection, items: Sequence[dict[str, Any]], *, with_text: bool
+) -> tuple[dict[uuid.UUID, dict[str, Any]], dict[uuid.UUID, dict[str, Any]], dict[uuid.UUID, dict[str, Any]]]:
+    """Parsed content, AI output and export rows of the items, by their ids."""
+    pc_ids = [i["parsed_content_id"] for i in items if i.get("parsed_content_id")]
+    ai_ids = [i["ai_output_id"] for i in items if i.get("ai_output_id")]
+    ex_ids = [i["export_id"] for i in items if i.get("export_id")]
+    parsed: dict[uuid.UUID, dict[str, Any]] = {}
+    ai: dict[uuid.UUID, dict[str, Any]] = {}
+    exports: dict[uuid.UUID, dict[str, Any]] = {}
+    if pc_ids:
+        cols = [c for c in ParsedContent.__table__.c if with_text or c.name not in ("text", "structured")]
+        if not with_text:
+            cols.append(func.left(ParsedContent.text, 600).label("text"))
+        for r in (await conn.execute(select(*cols).where(ParsedContent.id.in_(pc_ids)))).all():
+            parsed[r.id] = _row(r)
+    if ai_ids:
+        for r in (await conn.execute(select(*AiOutput.__table__.c).where(AiOutput.id.in_(ai_ids)))).all():
+            ai[r.id] = _row(r)
+    if ex_ids:
+        for r in (await conn.execute(select(*Export.__table__.c).where(Export.id.in_(ex_ids)))).all():
+            exports[r.id] = _row(r)
+    return parsed, ai, exports
+
+
+async def get_item(conn: AsyncConnection, tenant_id: str, item_id: uuid.UUID) -> dict[str, Any] | None:
+    r = (await conn.execute(select(*ITEM_COLS).where(Item.id == item_id, Item.tenant_id == tenant_id))).first()
+    return _row(r) if r else None
+
+
+async def mark_dispatched(conn: AsyncConnection, item_ids: Sequence[uuid.UUID]) -> None:
+    if item_ids:
+        await conn.execute(
+            text(
+                "UPDATE items SET dispatched_at = now() WHERE id = ANY(CAST(:ids AS uuid[])) AND dispatched_at IS NULL"
+            ),
+            {"ids": list(item_ids)},
+        )
+
+
+async def content_owned(conn: AsyncConnection, tenant_id: str, table: Any, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """The ids among `ids` that exist in `table` and belong to the tenant."""
+    rows = (
+        await conn.execute(select(table.c.id).where(table.c.id.in_(list(ids)), table.c.tenant_id == tenant_id))
+    ).all()
+    return {r[0] for r in rows}

@@ -1,0 +1,139 @@
+"""Checking what a client sends (pure functions; each error names the bad entry)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from distill_core.errors import InvalidInput
+from distill_core.subjects import STAGES
+
+ALLOWED_SCHEMES = ("http", "https")
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+LABEL_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+
+
+def normalize_url(raw: str, *, max_length: int = 2048) -> str:
+    """A canonical form of an http(s) URL, or InvalidInput saying what is wrong with it.
+
+    Lower-cases scheme and host (IDNA-encoded), drops default ports and the fragment,
+    percent-encodes what must be.
+    """
+    s = raw.strip()
+    if not s:
+        raise InvalidInput("is empty")
+    if len(s) > max_length:
+        raise InvalidInput(f"is {len(s)} characters long; the limit is {max_length}")
+    if any(c.isspace() for c in s) or any(ord(c) < 32 for c in s):
+        raise InvalidInput("contains whitespace or control characters")
+    try:
+        parts = urlsplit(s)
+    except ValueError as e:
+        raise InvalidInput(f"is not a valid URL ({e})") from None
+    scheme = parts.scheme.lower()
+    if not scheme:
+        raise InvalidInput("has no scheme (expected http:// or https://)")
+    if scheme not in ALLOWED_SCHEMES:
+        raise InvalidInput(f"has scheme {scheme!r}; only http and https are allowed")
+    if parts.username or parts.password:
+        raise InvalidInput("contains credentials (user:password@); they are not allowed")
+    try:
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError as e:
+        raise InvalidInput(f"has an invalid host or port ({e})") from None
+    if not host:
+        raise InvalidInput("has no host")
+    host = _normalize_host(host)
+    netloc = host if ":" not in host else f"[{host}]"
+    if port is not None and not (scheme == "http" and port == 80) and not (scheme == "https" and port == 443):
+        netloc += f":{port}"
+    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
+    query = quote(parts.query, safe="/%:@!$&'()*+,;=-._~?")
+    out = urlunsplit((scheme, netloc, path, query, ""))
+    if len(out) > max_length:
+        raise InvalidInput(f"is {len(out)} characters long once normalized; the limit is {max_length}")
+    return out
+
+
+def _normalize_host(host: str) -> str:
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    host = host.rstrip(".").lower()
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InvalidInput(f"has an invalid host name {host!r}") from None
+    labels = ascii_host.split(".")
+    if len(ascii_host) > 253 or not all(_HOST_LABEL.match(lbl) for lbl in labels):
+        raise InvalidInput(f"has an invalid host name {host!r}")
+    return ascii_host
+
+
+def normalize_urls(urls: list[str], *, max_urls: int, max_length: int) -> list[str]:
+    """Normalize every URL; the error names the first bad one by position and value."""
+    if not urls:
+        raise InvalidInput("urls: at least one URL is required")
+    if len(urls) > max_urls:
+        raise InvalidInput(f"urls: {len(urls)} URLs given; the limit is {max_urls} per task")
+    out = []
+    for i, u in enumerate(urls):
+        try:
+            out.append(normalize_url(u, max_length=max_length))
+        except InvalidInput as e:
+            shown = u if len(u) <= 100 else u[:97] + "..."
+            raise InvalidInput(f"urls[{i}] {shown!r} {e.message}") from None
+    return out
+
+
+def parse_ids(field: str, ids: list[str], *, max_ids: int) -> list[uuid.UUID]:
+    if not ids:
+        raise InvalidInput(f"{field}: at least one id is required")
+    if len(ids) > max_ids:
+        raise InvalidInput(f"{field}: {len(ids)} ids given; the limit is {max_ids}")
+    out = []
+    for i, v in enumerate(ids):
+        try:
+            out.append(uuid.UUID(v.strip()))
+        except ValueError:
+            raise InvalidInput(f"{field}[{i}] {v[:60]!r} is not a valid id") from None
+    return out
+
+
+def parse_id(field: str, v: str) -> uuid.UUID:
+    """An id from a request; a malformed one is INVALID_ARGUMENT."""
+    if not v:
+        raise InvalidInput(f"{field} is required")
+    try:
+        return uuid.UUID(v.strip())
+    except ValueError:
+        raise InvalidInput(f"{field} {v[:60]!r} is not a valid id") from None
+
+
+def resolve_stages(first: str, requested: list[str]) -> list[str]:
+    """The task's stages: `requested` if it is a contiguous run starting at `first`, else an error."""
+    if not requested:
+        return list(STAGES[STAGES.index(first) :])
+    if len(set(requested)) != len(requested):
+        raise InvalidInput(f"stages {requested} repeat a stage")
+    start = STAGES.index(requested[0])
+    if requested != list(STAGES[start : start + len(requested)]):
+        raise InvalidInput(f"stages {requested} are not a contiguous run in pipeline order {list(STAGES)}")
+    if requested[0] != first:
+        raise InvalidInput(f"stages {requested} must start at {first!r}, the stage this input starts at")
+    return requested
+
+
+def check_labels(labels: dict[str, str], *, max_labels: int = 32, max_value: int = 200) -> dict[str, str]:
+    if len(labels) > max_labels:
+        raise InvalidInput(f"labels: {len(labels)} given; the limit is {max_labels}")
+    for k, v in labels.items():
+        if not LABEL_KEY.match(k):
+            raise InvalidInput(f"labels: key {k[:70]!r} must be 1-63 of a-z 0-9 _ . - starting with a letter or digit")
+        if len(v) > max_value:
+            raise InvalidInput(f"labels: value of {k!r} is {len(v)} characters; the limit is {max_value}")
+    return dict(labels)
