@@ -209,7 +209,7 @@ class Stack:
                     c.proc.send_signal(signal.SIGTERM)
         procs = [c.proc for c in self.children.values() if c.proc and c.proc.returncode is None]
         if procs:
-            _, late = await asyncio.wait([asyncio.create_task(p.wait()) for p in procs], timeout=grace)
+            await asyncio.wait([asyncio.create_task(p.wait()) for p in procs], timeout=grace)
             for c in self.children.values():
                 if c.proc and c.proc.returncode is None:
                     self.log(c.name, f"did not stop within {grace:.0f} s; killing it")

@@ -105,7 +105,9 @@ class Fetcher:
                 infos = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 0, type=socket.SOCK_STREAM)
             except socket.gaierror as e:
                 if e.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)):
-                    raise PermanentError(f"the host {host} does not exist (DNS)", code="DNS_NOT_FOUND", host=host)
+                    raise PermanentError(
+                        f"the host {host} does not exist (DNS)", code="DNS_NOT_FOUND", host=host
+                    ) from None
                 raise ConnectionFailure(f"DNS lookup of {host} failed: {e}", code="DNS_ERROR", host=host) from None
             ips = [ipaddress.ip_address(i[4][0]) for i in infos]
         for ip in ips:
@@ -130,7 +132,7 @@ class Fetcher:
 
     async def _fetch(self, url: str, t0: float) -> Fetched:
         current = url
-        for hop in range(self.s.parser_max_redirects + 1):
+        for _hop in range(self.s.parser_max_redirects + 1):
             await self._check_host(current)
             async with self._host_slot(current):
                 try:

@@ -1,0 +1,62 @@
+# Distill: make install | demo | test | lint | protos | bench | chaos | test-llm | images
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+VENV := .venv
+UV := .tools/bin/uv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: help install protos demo test test-unit test-integration lint format bench chaos test-llm images clean
+
+help:
+	@echo "make install   create .venv with every package and the distill command"
+	@echo "make demo      start the embedded stack, process the sample pages, show the results"
+	@echo "make test      run the test suite (unit, integration, e2e, bounded chaos, bench smoke)"
+	@echo "make lint      ruff"
+	@echo "make protos    regenerate libs/proto from protos/"
+	@echo "make bench     benchmarks (results in bench/results/)"
+	@echo "make chaos     the full chaos suite"
+	@echo "make test-llm  the pipeline against a real llama.cpp server (optional, slow to install)"
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
+	$(UV) sync --frozen --all-packages --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.installed
+
+protos: install
+	$(PY) scripts/gen_protos.py
+
+demo: install
+	$(PY) scripts/demo.py
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: install
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: install
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check libs/core libs/cli libs/client services tests scripts bench
+
+format: install
+	$(VENV)/bin/ruff format libs/core libs/cli libs/client services tests scripts bench
+	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	$(PY) -m bench
+
+chaos: install
+	DISTILL_CHAOS_FULL=1 $(PY) -m pytest tests/chaos -m chaos $(PYTEST_ARGS)
+
+clean:
+	rm -rf .venv .tools .pytest_cache .ruff_cache .data

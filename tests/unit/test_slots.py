@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import asyncio
+
+from distill_core.runner.slots import PrioritySlots
+
+
+async def test_freed_slot_goes_to_most_urgent_waiter() -> None:
+    slots = PrioritySlots(1)
+    await slots.acquire(2)
+    order: list[str] = []
+
+    async def want(level: int, tag: str) -> None:
+        await slots.acquire(level)
+        order.append(tag)
+
+    low = asyncio.create_task(want(2, "low"))
+    await asyncio.sleep(0)
+    high = asyncio.create_task(want(0, "high"))
+    await asyncio.sleep(0)
+    slots.release()
+    await asyncio.sleep(0)
+    assert order == ["high"]
+    slots.release()
+    await asyncio.gather(low, high)
+    assert order == ["high", "low"]
+
+
+async def test_available_leaves_room_for_urgent_waiters() -> None:
+    slots = PrioritySlots(2)
+    await slots.acquire(1)
+    assert slots.available(2) == 1
+    await slots.acquire(1)
+    waiter = asyncio.create_task(slots.acquire(0))
+    await asyncio.sleep(0)
+    assert slots.available(2) == 0
+    slots.release()
+    await waiter
+    assert slots.free == 0
+
+
+async def test_cancelled_waiter_does_not_leak_a_slot() -> None:
+    slots = PrioritySlots(1)
+    await slots.acquire(1)
+    t = asyncio.create_task(slots.acquire(1))
+    await asyncio.sleep(0)
+    t.cancel()
+    await asyncio.sleep(0)
+    slots.release()
+    assert slots.free == 1
