@@ -58,5 +58,11 @@ bench: install
 chaos: install
 	DISTILL_CHAOS_FULL=1 $(PY) -m pytest tests/chaos -m chaos $(PYTEST_ARGS)
 
+test-llm: install
+	bash scripts/test_llm.sh
+
+images:
+	bash scripts/build_images.sh
+
 clean:
 	rm -rf .venv .tools .pytest_cache .ruff_cache .data

@@ -9,7 +9,7 @@ from typing import Any
 
 import grpc
 from distill.v1 import pipeline_pb2, pipeline_pb2_grpc, task_pb2
-from distill_core import convert, errors
+from distill_core import ai_models, convert, errors
 from distill_core.apikeys import Caller
 from distill_core.db.models import AiOutput, ParsedContent
 from distill_core.errors import DistillError, InvalidInput, NotFoundError
@@ -65,6 +65,7 @@ class PipelineServicer(pipeline_pb2_grpc.PipelineServicer):
         self.engine = engine
         self.js = js
         self.auth = Authenticator(engine)
+        self.ai_models = ai_models.load_models()
         self.watcher = Watcher(settings, engine, js)
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -94,6 +95,7 @@ class PipelineServicer(pipeline_pb2_grpc.PipelineServicer):
         stages = validation.resolve_stages(INPUT_FIRST_STAGE[kind], requested)
         if req.priority and req.priority not in PRIORITY_NAME:
             raise InvalidInput(f"priority: unknown value {req.priority}")
+        ai_models.check_model_name(req.ai.model, self.ai_models)
         key = req.idempotency_key.strip()
         if len(key) > 200:
             raise InvalidInput("idempotency_key is longer than 200 characters")
