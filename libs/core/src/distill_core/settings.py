@@ -107,4 +107,10 @@ class GatewaySettings(Settings):
     outbox_delay: float = Field(5.0, gt=0, description="Seconds before the relay re-publishes undispatched items.")
     outbox_interval: float = Field(2.0, gt=0)
     watch_heartbeat: float = Field(10.0, gt=0, description="Seconds of silence before a HEARTBEAT event.")
+    retention_days: float = Field(7.0, gt=0, description="Days a succeeded or cancelled task is kept.")
+    retention_failed_days: float = Field(30.0, gt=0, description="Days a failed or partially failed task is kept.")
+    janitor_interval: float = Field(60.0, gt=0, description="Seconds between janitor rounds.")
+    orphan_grace: float = Field(
+        60.0, gt=0, description="Seconds an unfinished item may sit at an idle stage before its job is re-published."
+    )
     dev_api_key: SecretStr | None = None

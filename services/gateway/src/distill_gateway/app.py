@@ -14,6 +14,7 @@ from distill_core.logging import get_logger
 from distill_core.settings import GatewaySettings
 
 from distill_gateway.dispatch import relay_forever
+from distill_gateway.janitor import Janitor
 from distill_gateway.pipeline import PipelineServicer
 
 log = get_logger("gateway")
@@ -42,11 +43,13 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
     await server.start()
     metrics.serve(settings.metrics_port)
     relay = asyncio.create_task(relay_forever(js, engine, settings.outbox_delay, settings.outbox_interval))
+    janitor = asyncio.create_task(Janitor(settings, engine, js).run_forever())
     await server.set_serving(True)
     log.info("gateway serving", grpc=f"{settings.grpc_host}:{server.port}", metrics_port=settings.metrics_port)
     await stop.wait()
     log.info("gateway stopping")
     await server.stop(grace=5.0)
+    janitor.cancel()
     relay.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await relay

@@ -32,7 +32,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from distill_core import errors, metrics, subjects
+from distill_core import errors, failpoints, metrics, subjects
 from distill_core import nats as dnats
 from distill_core.errors import DistillError
 from distill_core.events import OutMsg, publish_all
@@ -364,6 +364,7 @@ class StageRunner:
         metrics.STAGE_IN_FLIGHT.labels(self.stage.name).inc()
         t0 = time.monotonic()
         try:
+            failpoints.crash("runner.crash_on_input", str(ctx.item.get("input") or ""))
             async with asyncio.timeout(self.cfg.timeout):
                 result = await self.stage.handle(ctx)
             outcome = Outcome(ctx, "done", result=result)
@@ -412,7 +413,11 @@ class StageRunner:
             try:
                 await self._complete_batch(batch)
             except Exception:
-                log.exception("completion batch failed", stage=self.stage.name)
+                # Not a database outage (those are waited out): give the jobs back so
+                # they are redelivered rather than held for ever.
+                log.exception("completion batch failed; jobs will be redelivered", stage=self.stage.name)
+                for o in batch:
+                    await self._settle(o.ctx.msg, "nak", delay=5.0)
             finally:
                 self._completing = False
 
