@@ -35,8 +35,9 @@ def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None, timeout
     env = dict(
         os.environ, DISTILL_DEV_API_KEY=KEY, PYTHONUNBUFFERED="1", DISTILL_LOG_FORMAT="json", **(extra_env or {})
     )
-    env.pop("DISTILL_NATS_URL", None)
-    env.pop("DISTILL_DATABASE_URL", None)
+    for var in ("DISTILL_NATS_URL", "DISTILL_DATABASE_URL"):
+        if var not in (extra_env or {}):
+            env.pop(var, None)  # embedded servers unless the caller brings its own
     proc = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "distill"),

@@ -48,3 +48,33 @@ async def test_cancelled_waiter_does_not_leak_a_slot() -> None:
     await asyncio.sleep(0)
     slots.release()
     assert slots.free == 1
+
+
+async def test_exclusive_waits_for_others_and_keeps_newcomers_out() -> None:
+    slots = PrioritySlots(3)
+    await slots.acquire(1)  # another job in flight
+    log: list[str] = []
+
+    async def suspect(tag: str) -> None:
+        async with slots.exclusive():
+            log.append(f"{tag} alone")
+            await asyncio.sleep(0.01)
+            assert slots.in_use == 1
+        log.append(f"{tag} done")
+        slots.release()
+
+    async def newcomer() -> None:
+        await slots.acquire(0)
+        log.append("newcomer")
+        slots.release()
+
+    s1 = asyncio.create_task(suspect("a"))
+    s2 = asyncio.create_task(suspect("b"))
+    await asyncio.sleep(0)
+    n = asyncio.create_task(newcomer())
+    await asyncio.sleep(0.01)
+    assert log == []  # suspects wait for the job in flight; the newcomer waits too
+    slots.release()  # the other job ends
+    await asyncio.gather(s1, s2, n)
+    assert log == ["a alone", "a done", "b alone", "b done", "newcomer"]
+    assert slots.free == 3

@@ -177,7 +177,7 @@ class Stack:
                 return
             if time.monotonic() - c.started > 60:
                 c.restarts = 0
-            delay = min(30.0, 2.0**c.restarts)
+            delay = min(float(os.environ.get("DISTILL_RESTART_BACKOFF_MAX", "30")), 2.0**c.restarts)
             c.restarts += 1
             self.log(c.name, f"exited with code {code}; restarting in {delay:.0f} s")
             with contextlib.suppress(TimeoutError):

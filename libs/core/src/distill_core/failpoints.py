@@ -4,7 +4,10 @@ DISTILL_FAILPOINTS is a comma-separated list of `name` or `name=match`:
 
     runner.crash_on_input=poison     the stage process exits (as if killed) when the
                                      item's input contains "poison"
-    gateway.crash_after_commit       the gateway exits after committing a new task and
+    runner.crash_after_commit=x      the stage process exits after committing a batch that
+                                     holds an item whose input contains "x", before
+                                     publishing the hand-off and acking
+    gateway.crash_before_publish     the gateway exits after committing a new task and
                                      before publishing its jobs
 
 Like etcd's or TiKV's failpoints: a named place in the product where a test can make a

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from distill_core import failpoints
 from distill_core.events import OutMsg, publish_all
 from distill_core.logging import get_logger
 from distill_core.runner.events import job_msg
@@ -42,6 +43,7 @@ async def dispatch(
     js: JetStreamContext, engine: AsyncEngine, rows: Sequence[dict[str, Any]], extra: Sequence[OutMsg] = ()
 ) -> None:
     """Publish the items' jobs (and `extra` events), then mark the items dispatched."""
+    failpoints.crash("gateway.crash_before_publish")
     await publish_all(js, [*first_jobs(rows), *extra])
     async with engine.begin() as conn:
         await conn.execute(

@@ -127,6 +127,7 @@ class StageRunner:
         self._tasks: list[asyncio.Task[Any]] = []
         self._handlers: set[asyncio.Task[Any]] = set()
         self._last_progress: dict[str, float] = {}
+        self._ended_tasks: set[uuid.UUID] = set()
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -294,6 +295,9 @@ class StageRunner:
             out.append(rev.task_changed(t))
         handoffs, settle, missing = self._unclaimed(jobs, {str(r["id"]) for r in claimed}, others)
         await self._publish(out + handoffs)
+        if self._ended_tasks:
+            ended, self._ended_tasks = self._ended_tasks, set()
+            await self._announce_ended(ended)
         for m, how in settle:
             await self._settle(m, how)
             self.slots.release()
@@ -318,16 +322,22 @@ class StageRunner:
         claimed = await store.claim(conn, self.stage.name, [(i, j.generation) for i, (_, j) in jobs.items()])
         started = await store.start_tasks(conn, list({r["task_id"] for r in claimed}))
         got = {str(r["id"]) for r in claimed}
-        others = await store.inspect(conn, [i for i in jobs if i not in got])
+        others = await store.inspect(conn, self.stage.name, [i for i in jobs if i not in got])
         return claimed, started, others
 
     def _unclaimed(
         self, jobs: dict[str, tuple[Msg, jobs_pb2.Job]], claimed: set[str], others: dict[str, dict[str, Any]]
     ) -> tuple[list[OutMsg], list[tuple[Msg, str]], list[tuple[Msg, jobs_pb2.Job]]]:
-        """Jobs whose item was not claimable: hand off again, drop, or (item missing) dead-letter."""
-        handoffs: list[OutMsg] = []
+        """Jobs whose item was not claimable: hand off again, drop, or (item missing) dead-letter.
+
+        A job redelivered after its completion was committed (the worker died before
+        publishing or acking) finds the stage done: what the completion would have
+        published is published again (same ids, so JetStream and receivers drop copies).
+        """
+        again: list[OutMsg] = []
         settle: list[tuple[Msg, str]] = []
         missing: list[tuple[Msg, jobs_pb2.Job]] = []
+        ended_tasks: set[uuid.UUID] = set()
         for item_id, (m, job) in jobs.items():
             if item_id in claimed:
                 continue
@@ -335,15 +345,25 @@ class StageRunner:
             if row is None:
                 missing.append((m, job))
                 continue
+            settle.append((m, "ack"))
             stages = list(row["stages"])
             here = stages.index(self.stage.name) if self.stage.name in stages else -1
             cur = stages.index(row["current_stage"]) if row["current_stage"] in stages else -1
-            if row["generation"] == job.generation and row["status"] == "pending" and cur > here >= 0:
-                # We did this stage already (crash between commit and ack): hand off again.
+            if row["generation"] != job.generation or here < 0 or row["phase_status"] not in ("succeeded", "failed"):
+                continue  # a stale job, or nothing of ours to repeat
+            ctx = JobContext(msg=m, job=job, stage=self.stage.name, item=row, attempt=int(row["attempts"] or 1))
+            if row["status"] == "pending" and cur > here:
                 metrics.REDELIVERED_DONE.labels(self.stage.name).inc()
-                handoffs.append(rev.job_msg(row, row["current_stage"]))
-            settle.append((m, "ack"))
-        return handoffs, settle, missing
+                again.append(rev.item_event(ctx, row, "succeeded"))
+                again.append(rev.job_msg(row, row["current_stage"]))
+            elif row["status"] in ("succeeded", "failed") and cur == here:
+                metrics.REDELIVERED_DONE.labels(self.stage.name).inc()
+                again.append(rev.item_event(ctx, row, row["phase_status"]))
+                if row["task_finished_at"] is not None:
+                    ended_tasks.add(row["task_id"])
+        if ended_tasks:
+            self._ended_tasks.update(ended_tasks)
+        return again, settle, missing
 
     # --- running -------------------------------------------------------------------------
 
@@ -364,9 +384,18 @@ class StageRunner:
         metrics.STAGE_IN_FLIGHT.labels(self.stage.name).inc()
         t0 = time.monotonic()
         try:
-            failpoints.crash("runner.crash_on_input", str(ctx.item.get("input") or ""))
-            async with asyncio.timeout(self.cfg.timeout):
-                result = await self.stage.handle(ctx)
+            if ctx.item.get("prev_status") == "running":
+                # The previous attempt died with its worker: run this one alone, so
+                # that if it is the cause it takes nothing else down with it.
+                ctx.log.info("re-running a job whose worker died, alone")
+                self.slots.release()  # wait for exclusivity without holding a slot
+                async with self.slots.exclusive(), asyncio.timeout(self.cfg.timeout):
+                    failpoints.crash("runner.crash_on_input", str(ctx.item.get("input") or ""))
+                    result = await self.stage.handle(ctx)
+            else:
+                async with asyncio.timeout(self.cfg.timeout):
+                    failpoints.crash("runner.crash_on_input", str(ctx.item.get("input") or ""))
+                    result = await self.stage.handle(ctx)
             outcome = Outcome(ctx, "done", result=result)
         except asyncio.CancelledError:
             if ctx.cancel_reason == "cancelled":
@@ -427,6 +456,8 @@ class StageRunner:
         for o in batch:
             by[o.kind].append(o)
         moved, failed, retried = await self._with_db(self._complete_tx, by)
+        for o in by["done"]:
+            failpoints.crash("runner.crash_after_commit", str(o.ctx.item.get("input") or ""))
         out: list[OutMsg] = []
         finished_tasks: set[uuid.UUID] = set()
         ctx_of = {o.ctx.item_id: o.ctx for o in batch}
@@ -517,6 +548,17 @@ class StageRunner:
 
         finished = await self._with_db(tx)
         await self._publish([rev.task_changed(r, c, terminal=True) for r, c in finished])
+
+    async def _announce_ended(self, task_ids: set[uuid.UUID]) -> None:
+        """Publish the terminal event of finished tasks again (its id makes copies harmless)."""
+
+        async def tx(conn: AsyncConnection) -> list[tuple[dict[str, Any], Counts]]:
+            rows = [r for r in await store.tasks(conn, list(task_ids)) if r["finished_at"] is not None]
+            counts = await store.task_counts(conn, [r["id"] for r in rows])
+            return [(r, counts.get(r["id"], Counts())) for r in rows]
+
+        rows = await self._with_db(tx)
+        await self._publish([rev.task_changed(r, c, terminal=True) for r, c in rows])
 
     def _count(self, o: Outcome) -> None:
         metrics.STAGE_ITEMS.labels(self.stage.name, o.kind).inc()

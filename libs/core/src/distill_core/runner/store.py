@@ -28,6 +28,8 @@ WITH j AS (
   RETURNING i.id, i.task_id, i.tenant_id, i.input, i.input_kind, i.generation, i.position, i.title,
             i.parsed_content_id, i.ai_output_id, i.export_id, i.created_at, i.updated_at,
             t.stages, t.ai_options, t.export_options, t.priority, t.labels
+), prev AS (
+  SELECT item_id, status AS prev_status FROM phases WHERE stage = :stage AND item_id IN (SELECT id FROM j)
 ), ph AS (
   INSERT INTO phases AS p (item_id, stage, task_id, tenant_id, status, attempts, progress, started_at)
   SELECT id, :stage, task_id, tenant_id, 'running', 1, 0, now() FROM claimed
@@ -36,8 +38,8 @@ WITH j AS (
         started_at = COALESCE(p.started_at, now())
   RETURNING item_id, attempts, started_at, error
 )
-SELECT claimed.*, ph.attempts, ph.started_at AS phase_started_at, ph.error AS phase_error
-FROM claimed JOIN ph ON ph.item_id = claimed.id
+SELECT claimed.*, ph.attempts, ph.started_at AS phase_started_at, ph.error AS phase_error, prev.prev_status
+FROM claimed JOIN ph ON ph.item_id = claimed.id LEFT JOIN prev ON prev.item_id = claimed.id
 """)
 
 _START_TASKS = text("""
@@ -48,9 +50,18 @@ RETURNING id, tenant_id, status, input_kind, stages, ai_options, export_options,
 """)
 
 _INSPECT = text("""
-SELECT i.id, i.task_id, i.tenant_id, i.status, i.current_stage, i.generation, t.stages, t.priority
-FROM items i JOIN tasks t ON t.id = i.task_id
+SELECT i.id, i.task_id, i.tenant_id, i.status, i.current_stage, i.generation, i.input, i.input_kind, i.title,
+       i.position, i.error, i.updated_at, i.finished_at, t.stages, t.priority, t.ai_options, t.export_options,
+       t.finished_at AS task_finished_at, p.status AS phase_status, p.attempts, p.started_at AS phase_started_at,
+       p.finished_at AS phase_finished_at, p.message AS phase_message
+FROM items i JOIN tasks t ON t.id = i.task_id LEFT JOIN phases p ON p.item_id = i.id AND p.stage = :stage
 WHERE i.id = ANY(CAST(:ids AS uuid[]))
+""")
+
+_TASKS = text("""
+SELECT id, tenant_id, status, input_kind, stages, ai_options, export_options, priority, idempotency_key, labels,
+       total, created_at, updated_at, started_at, finished_at
+FROM tasks WHERE id = ANY(CAST(:ids AS uuid[]))
 """)
 
 _SUCCEED = text("""
@@ -187,12 +198,19 @@ async def start_tasks(conn: AsyncConnection, task_ids: Sequence[uuid.UUID]) -> l
     return _rows(await conn.execute(_START_TASKS, {"ids": list(task_ids)}))
 
 
-async def inspect(conn: AsyncConnection, item_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Current state of items a claim did not take (to tell stale, done and missing apart)."""
+async def inspect(conn: AsyncConnection, stage: str, item_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Current state of items a claim did not take (to tell stale, done and missing apart),
+    with their phase at `stage`."""
     if not item_ids:
         return {}
-    rows = _rows(await conn.execute(_INSPECT, {"ids": [uuid.UUID(i) for i in item_ids]}))
+    rows = _rows(await conn.execute(_INSPECT, {"ids": [uuid.UUID(i) for i in item_ids], "stage": stage}))
     return {str(r["id"]): r for r in rows}
+
+
+async def tasks(conn: AsyncConnection, task_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+    if not task_ids:
+        return []
+    return _rows(await conn.execute(_TASKS, {"ids": list(task_ids)}))
 
 
 async def succeed(conn: AsyncConnection, stage: str, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
