@@ -229,7 +229,7 @@ async def audit(e: Env, name: str, task_id: str, n: int, t0: float, finished: fl
         duplicate_events=sum(c - 1 for c in ids.values() if c > 1),
         missing_item_events=len(finished_items - terminal_items),
         task_event=any(ev.terminal and ev.type == task_pb2.EVENT_TYPE_TASK_UPDATED for ev in events),
-        faults=len(e.faults),
+        faults=len(e.faults) + e.stack.log.read_text(errors="replace").count("exited with code 137"),
         seconds=finished - t0,
         recovery_seconds=max(0.0, finished - last_fault),
         failures_by_code=dict(Counter((i["error"] or {}).get("code", "?") for i in items if i["status"] == "failed")),

@@ -147,6 +147,8 @@ class Phase(Base):
     tenant_id: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(32), default="running")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Attempts re-run alone because the previous one died with its worker (poison detection).
+    solo_runs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     progress: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str | None] = mapped_column(Text)
     error: Mapped[dict[str, Any] | None]

@@ -175,7 +175,8 @@ class StageRunner:
         self.stopping.set()
         grace = min(self.cfg.timeout, 25.0) if grace is None else grace
         lanes = [t for t in self._tasks if t.get_name().startswith("lane-")]
-        for t in lanes:
+        _, late = await asyncio.wait(lanes, timeout=self.poll_seconds + 5)
+        for t in late:
             t.cancel()
         await asyncio.gather(*lanes, return_exceptions=True)
         # Jobs fetched but not yet started go straight back.
@@ -215,6 +216,9 @@ class StageRunner:
     # --- fetching ------------------------------------------------------------------------
 
     async def _lane(self, level: int, sub: Any) -> None:
+        """Pull one lane. On stop it finishes its current fetch instead of being cancelled:
+        a cancelled fetch leaves a pull request on the server, which would swallow the
+        jobs we give back while stopping."""
         delay = 0.1
         while not self.stopping.is_set():
             n = max(1, min(self.cfg.batch_size, self.slots.available(level)))
@@ -232,13 +236,26 @@ class StageRunner:
             delay = 0.1
             self._held.update((m.reply, m) for m in msgs)
             for i, m in enumerate(msgs):
-                try:
-                    await self.slots.acquire(level)
-                except asyncio.CancelledError:
+                if not await self._acquire_unless_stopping(level):
                     for rest in msgs[i:]:
                         await self._settle(rest, "nak")
-                    raise
+                    return
                 self._start_q.put_nowait((m, level))
+
+    async def _acquire_unless_stopping(self, level: int) -> bool:
+        if self.stopping.is_set():
+            return False
+        acquire = asyncio.ensure_future(self.slots.acquire(level))
+        stop = asyncio.ensure_future(self.stopping.wait())
+        await asyncio.wait({acquire, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if acquire.done() and not acquire.cancelled():
+            if self.stopping.is_set():
+                self.slots.release()
+                return False
+            return True
+        acquire.cancel()
+        return False
 
     # --- starting ------------------------------------------------------------------------
 
@@ -307,15 +324,6 @@ class StageRunner:
             self.slots.release()
         for ctx in contexts:
             metrics.STAGE_STARTED.labels(self.stage.name, subjects.PRIORITY_NAME.get(ctx.job.priority, "normal")).inc()
-            if ctx.attempt > self.cfg.max_attempts:
-                # Delivered again after every attempt ended without a result: the worker
-                # died or hung each time. Do not run it again.
-                err = errors.PoisonMessage(
-                    f"the {self.stage.name} worker stopped during each of {ctx.attempt - 1} attempts"
-                )
-                self._done_q.put_nowait(Outcome(ctx, "fail", error=err))
-                self.slots.release()
-                continue
             self._spawn(ctx)
 
     async def _claim_tx(self, conn: AsyncConnection, jobs: dict[str, tuple[Msg, jobs_pb2.Job]]) -> Any:
@@ -383,15 +391,26 @@ class StageRunner:
         )
         metrics.STAGE_IN_FLIGHT.labels(self.stage.name).inc()
         t0 = time.monotonic()
+        holding = True  # this attempt holds one concurrency slot
         try:
             if ctx.item.get("prev_status") == "running":
-                # The previous attempt died with its worker: run this one alone, so
-                # that if it is the cause it takes nothing else down with it.
-                ctx.log.info("re-running a job whose worker died, alone")
+                # The previous attempt died with its worker: run this one alone, so that
+                # if it is the cause it takes nothing else down with it. One that has
+                # already died alone `max_attempts` times is a poison pill: not run again.
                 self.slots.release()  # wait for exclusivity without holding a slot
-                async with self.slots.exclusive(), asyncio.timeout(self.cfg.timeout):
-                    failpoints.crash("runner.crash_on_input", str(ctx.item.get("input") or ""))
-                    result = await self.stage.handle(ctx)
+                holding = False
+                async with self.slots.exclusive():
+                    holding = True
+                    solo = await self._with_db(store.count_solo_run, self.stage.name, ctx.item_id)
+                    if solo > self.cfg.max_attempts:
+                        raise errors.PoisonMessage(
+                            f"the {self.stage.name} worker died during each of the {solo - 1} attempts "
+                            "that ran this job alone"
+                        )
+                    ctx.log.info("re-running alone a job whose worker died", solo_run=solo)
+                    async with asyncio.timeout(self.cfg.timeout):
+                        failpoints.crash("runner.crash_on_input", str(ctx.item.get("input") or ""))
+                        result = await self.stage.handle(ctx)
             else:
                 async with asyncio.timeout(self.cfg.timeout):
                     failpoints.crash("runner.crash_on_input", str(ctx.item.get("input") or ""))
@@ -411,7 +430,8 @@ class StageRunner:
         finally:
             metrics.STAGE_IN_FLIGHT.labels(self.stage.name).dec()
             metrics.STAGE_DURATION.labels(self.stage.name).observe(time.monotonic() - t0)
-            self.slots.release()
+            if holding:
+                self.slots.release()
             self._active.pop(ctx.item_id, None)
             self._by_task[ctx.task_id].discard(ctx.item_id)
             if not self._by_task[ctx.task_id]:

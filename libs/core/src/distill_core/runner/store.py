@@ -149,6 +149,10 @@ SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:tenants AS text[]), CAST(:tasks
 ON CONFLICT (id) DO NOTHING
 """)
 
+_SOLO = text("""
+UPDATE phases SET solo_runs = solo_runs + 1 WHERE item_id = :id AND stage = :stage RETURNING solo_runs
+""")
+
 _PROGRESS = text("""
 UPDATE phases SET progress = :progress, message = :message
 WHERE item_id = :id AND stage = :stage AND status = 'running'
@@ -287,6 +291,12 @@ async def dead_letter(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> 
             "jobs": [r.get("job") or b"" for r in rows],
         },
     )
+
+
+async def count_solo_run(conn: AsyncConnection, stage: str, item_id: str) -> int:
+    """Record that the item is about to run alone; returns how many solo runs it has had."""
+    r = await conn.execute(_SOLO, {"id": uuid.UUID(item_id), "stage": stage})
+    return int(r.scalar_one_or_none() or 0)
 
 
 async def set_progress(conn: AsyncConnection, stage: str, item_id: str, progress: int, message: str) -> None:
