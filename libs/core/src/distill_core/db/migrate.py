@@ -27,3 +27,13 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 async def upgrade_async(url: str, revision: str = "head") -> None:
     await asyncio.to_thread(upgrade, url, revision)
+
+
+if __name__ == "__main__":  # python -m distill_core.db.migrate (the Kubernetes migration Job)
+    import os
+    import sys
+
+    if not os.environ.get("DISTILL_DATABASE_URL"):
+        sys.exit("distill_core.db.migrate: set DISTILL_DATABASE_URL to the PostgreSQL URL to migrate")
+    upgrade(os.environ["DISTILL_DATABASE_URL"])
+    print("distill_core.db.migrate: database is at the latest revision", file=sys.stderr)
