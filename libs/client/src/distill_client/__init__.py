@@ -1,5 +1,50 @@
-"""Python client for Distill's gRPC API (see client.py)."""
+"""Python client for Distill's gRPC API.
 
-from distill_client.client import AsyncClient, Client, DistillClientError, resolve_target
+    from distill_client import AsyncClient, Client, NotFound
 
-__all__ = ["AsyncClient", "Client", "DistillClientError", "resolve_target"]
+`AsyncClient` (asyncio) and `Client` (blocking) have the same methods: submit, get_task,
+get_item, list_tasks / iter_tasks, list_items / iter_items, cancel, retry, watch,
+watch_tasks, wait, list_workers, queue_stats, statistics, list_dead_letters /
+iter_dead_letters, replay_dead_letters, purge_dead_letters. Failures raise the typed
+exceptions of `distill_client.errors` (all subclasses of DistillError).
+"""
+
+from distill_client.client import TERMINAL_TASK, AsyncClient, resolve_target
+from distill_client.errors import (
+    AlreadyExists,
+    Cancelled,
+    DeadlineExceeded,
+    DistillError,
+    FailedPrecondition,
+    Internal,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+)
+from distill_client.sync import Client
+
+# The name used before the typed exceptions existed.
+DistillClientError = DistillError
+
+__all__ = [
+    "TERMINAL_TASK",
+    "AlreadyExists",
+    "AsyncClient",
+    "Cancelled",
+    "Client",
+    "DeadlineExceeded",
+    "DistillClientError",
+    "DistillError",
+    "FailedPrecondition",
+    "Internal",
+    "InvalidArgument",
+    "NotFound",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "Unauthenticated",
+    "Unavailable",
+    "resolve_target",
+]

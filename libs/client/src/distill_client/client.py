@@ -1,49 +1,82 @@
-"""Async and sync clients that hide the generated stubs."""
+"""The asynchronous client: every RPC of Pipeline and Admin, without the stubs.
+
+    async with AsyncClient() as client:                  # gateway and key: flags, env, `distill up`
+        task = await client.submit(["https://example.com/a"], priority="high", labels={"list": "reading"})
+        async for ev in client.watch(task.id):           # snapshot, then every change, until the end
+            ...
+        done = await client.wait(task.id)                 # the finished task with its items
+        async for t in client.iter_tasks(statuses=["failed"]):
+            await client.retry(t.id)
+
+Enum arguments take friendly names ("high", "parse", "failed") or the proto values;
+failures raise the typed exceptions of `distill_client.errors`.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Iterator
-from typing import Any
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from datetime import timedelta
+from typing import Any, TypeVar
 
 import grpc
-from distill.v1 import common_pb2, pipeline_pb2, pipeline_pb2_grpc, task_pb2
+from distill.v1 import admin_pb2, admin_pb2_grpc, common_pb2, pipeline_pb2, pipeline_pb2_grpc, task_pb2
+from google.protobuf import json_format
 
+from distill_client import names
 from distill_client.config import resolve_api_key, resolve_gateway
+from distill_client.errors import DistillError, from_rpc_error
 
-TERMINAL_TASK = {
-    task_pb2.TASK_STATUS_SUCCEEDED,
-    task_pb2.TASK_STATUS_PARTIALLY_FAILED,
-    task_pb2.TASK_STATUS_FAILED,
-    task_pb2.TASK_STATUS_CANCELLED,
-}
+TERMINAL_TASK = frozenset(
+    {
+        task_pb2.TASK_STATUS_SUCCEEDED,
+        task_pb2.TASK_STATUS_PARTIALLY_FAILED,
+        task_pb2.TASK_STATUS_FAILED,
+        task_pb2.TASK_STATUS_CANCELLED,
+    }
+)
+# Worth trying again: the gateway restarting, or a stream cut by a proxy.
+_TRANSIENT = (grpc.StatusCode.UNAVAILABLE,)
+_STREAM_TRANSIENT = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN)
 
-
-class DistillClientError(Exception):
-    """An RPC failed; `code` is the gRPC status code, `message` what the server said."""
-
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(f"{code.name}: {message}")
-        self.code = code
-        self.message = message
+T = TypeVar("T")
 
 
 def resolve_target(gateway: str | None = None, api_key: str | None = None) -> tuple[str, str | None]:
     return resolve_gateway(gateway), resolve_api_key(api_key)
 
 
-def _wrap(e: grpc.RpcError) -> DistillClientError:
-    return DistillClientError(e.code(), e.details() or "")
+def _options(value: Any, cls: type[T]) -> T | None:
+    """An options message from a message, a dict (JSON field names) or None."""
+    if value is None or isinstance(value, cls):
+        return value
+    return json_format.ParseDict(dict(value), cls())  # type: ignore[arg-type]
 
 
 class AsyncClient:
-    """client = AsyncClient(); task = await client.submit([...]); async for ev in client.watch(task.id): ..."""
+    """A connection to the gateway. Use it as `async with AsyncClient(...) as client:`."""
 
-    def __init__(self, gateway: str | None = None, api_key: str | None = None, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        gateway: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = 30.0,
+        credentials: grpc.ChannelCredentials | None = None,
+        retries: int = 3,
+    ) -> None:
         self.target, self.api_key = resolve_target(gateway, api_key)
         self.timeout = timeout
-        self.channel = grpc.aio.insecure_channel(self.target, options=[("grpc.max_receive_message_length", 64 << 20)])
+        self.retries = retries
+        opts = [("grpc.max_receive_message_length", 64 << 20), ("grpc.keepalive_time_ms", 30_000)]
+        self.channel = (
+            grpc.aio.secure_channel(self.target, credentials, options=opts)
+            if credentials
+            else grpc.aio.insecure_channel(self.target, options=opts)
+        )
         self.pipeline = pipeline_pb2_grpc.PipelineStub(self.channel)
+        self.admin = admin_pb2_grpc.AdminStub(self.channel)
 
     @property
     def metadata(self) -> list[tuple[str, str]]:
@@ -58,114 +91,289 @@ class AsyncClient:
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()
 
-    async def _call(self, fn: Any, req: Any, timeout: float | None = None) -> Any:
-        try:
-            return await fn(req, metadata=self.metadata, timeout=timeout or self.timeout)
-        except grpc.RpcError as e:
-            raise _wrap(e) from None
+    async def _call(self, fn: Callable[..., Awaitable[T]], req: Any, *, idempotent: bool = False) -> T:
+        """One unary call; a read is tried again while the gateway is unavailable."""
+        attempt = 0
+        while True:
+            try:
+                return await fn(req, metadata=self.metadata, timeout=self.timeout)
+            except grpc.RpcError as e:
+                attempt += 1
+                if idempotent and e.code() in _TRANSIENT and attempt <= self.retries:  # type: ignore[attr-defined]
+                    await asyncio.sleep(min(0.25 * 2**attempt, 4.0))
+                    continue
+                raise from_rpc_error(e) from None
+
+    # --- tasks ---------------------------------------------------------------------------
 
     async def submit(
         self,
-        urls: Iterable[str],
+        urls: Iterable[str] = (),
         *,
-        stages: Iterable[int] = (),
-        priority: int = common_pb2.PRIORITY_UNSPECIFIED,
-        labels: dict[str, str] | None = None,
+        parsed_content_ids: Iterable[str] = (),
+        ai_content_ids: Iterable[str] = (),
+        stages: Iterable[str | int] = (),
+        priority: str | int | None = None,
+        labels: Mapping[str, str] | None = None,
         idempotency_key: str = "",
-        ai: common_pb2.AiOptions | None = None,
-        export: common_pb2.ExportOptions | None = None,
+        ai: common_pb2.AiOptions | Mapping[str, Any] | None = None,
+        export: common_pb2.ExportOptions | Mapping[str, Any] | None = None,
     ) -> task_pb2.Task:
+        """Create a task from URLs (or from earlier parsed / AI content ids); answers at once.
+
+        stages: a contiguous run such as ["parse"] or ["ai", "export"] (default: to the end).
+        idempotency_key: the same key gives the same task back, however often it is sent.
+        """
         req = pipeline_pb2.CreateTaskRequest(
             urls=list(urls),
-            stages=list(stages),
-            priority=priority,
-            labels=labels or {},  # type: ignore[arg-type]
+            parsed_content_ids=list(parsed_content_ids),
+            ai_content_ids=list(ai_content_ids),
+            stages=[names.stage(s) for s in stages],  # type: ignore[misc]
+            priority=names.priority(priority),  # type: ignore[arg-type]
+            labels=dict(labels or {}),
             idempotency_key=idempotency_key,
-            ai=ai,
-            export=export,
+            ai=_options(ai, common_pb2.AiOptions),
+            export=_options(export, common_pb2.ExportOptions),
         )
-        return await self.create_task(req)
+        # Safe to send again only when the key makes it idempotent.
+        return await self._call(self.pipeline.CreateTask, req, idempotent=bool(idempotency_key))
 
     async def create_task(self, req: pipeline_pb2.CreateTaskRequest) -> task_pb2.Task:
-        return await self._call(self.pipeline.CreateTask, req)
+        return await self._call(self.pipeline.CreateTask, req, idempotent=bool(req.idempotency_key))
 
     async def get_task(self, task_id: str, include_items: bool = False) -> task_pb2.Task:
-        return await self._call(
-            self.pipeline.GetTask, pipeline_pb2.GetTaskRequest(id=task_id, include_items=include_items)
-        )
+        req = pipeline_pb2.GetTaskRequest(id=task_id, include_items=include_items)
+        return await self._call(self.pipeline.GetTask, req, idempotent=True)
 
     async def get_item(self, item_id: str, full: bool = False) -> task_pb2.Item:
         view = task_pb2.FULL if full else task_pb2.BASIC
-        return await self._call(self.pipeline.GetItem, pipeline_pb2.GetItemRequest(id=item_id, view=view))
+        return await self._call(
+            self.pipeline.GetItem, pipeline_pb2.GetItemRequest(id=item_id, view=view), idempotent=True
+        )
 
-    async def watch(self, task_id: str, from_sequence: int = 0) -> AsyncIterator[task_pb2.TaskEvent]:
-        """Events until the task's terminal event; reconnects with from_sequence if the stream breaks."""
+    async def list_tasks(
+        self,
+        *,
+        statuses: Iterable[str | int] = (),
+        labels: Mapping[str, str] | None = None,
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> pipeline_pb2.ListTasksResponse:
+        """One page of tasks, newest first; pass next_page_token back for the next one."""
+        req = pipeline_pb2.ListTasksRequest(
+            statuses=[names.task_status(s) for s in statuses],  # type: ignore[misc]
+            labels=dict(labels or {}),
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return await self._call(self.pipeline.ListTasks, req, idempotent=True)
+
+    async def iter_tasks(
+        self, *, statuses: Iterable[str | int] = (), labels: Mapping[str, str] | None = None, page_size: int = 0
+    ) -> AsyncIterator[task_pb2.Task]:
+        """Every matching task, newest first, page after page."""
+        statuses = list(statuses)
+        token = ""
+        while True:
+            page = await self.list_tasks(statuses=statuses, labels=labels, page_size=page_size, page_token=token)
+            for t in page.tasks:
+                yield t
+            token = page.next_page_token
+            if not token:
+                return
+
+    async def list_items(
+        self, task_id: str, *, statuses: Iterable[str | int] = (), page_size: int = 0, page_token: str = ""
+    ) -> pipeline_pb2.ListItemsResponse:
+        req = pipeline_pb2.ListItemsRequest(
+            task_id=task_id,
+            statuses=[names.item_status(s) for s in statuses],  # type: ignore[misc]
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return await self._call(self.pipeline.ListItems, req, idempotent=True)
+
+    async def iter_items(
+        self, task_id: str, *, statuses: Iterable[str | int] = (), page_size: int = 0
+    ) -> AsyncIterator[task_pb2.Item]:
+        """Every matching item of the task, in task order."""
+        statuses = list(statuses)
+        token = ""
+        while True:
+            page = await self.list_items(task_id, statuses=statuses, page_size=page_size, page_token=token)
+            for it in page.items:
+                yield it
+            token = page.next_page_token
+            if not token:
+                return
+
+    async def cancel(self, task_id: str) -> task_pb2.Task:
+        """Cancel pending items at once and interrupt running ones; FailedPrecondition if it has finished."""
+        return await self._call(self.pipeline.CancelTask, pipeline_pb2.CancelTaskRequest(id=task_id))
+
+    async def retry(
+        self,
+        task_id: str,
+        *,
+        item_ids: Iterable[str] = (),
+        stage: str | int | None = None,
+        error_code: str = "",
+    ) -> pipeline_pb2.RetryTaskResponse:
+        """Re-run failed items from the stage that failed; `retried_count` says how many (0 is fine)."""
+        req = pipeline_pb2.RetryTaskRequest(
+            id=task_id,
+            item_ids=list(item_ids),
+            stage=names.stage(stage),  # type: ignore[arg-type]
+            error_code=error_code,
+        )
+        return await self._call(self.pipeline.RetryTask, req)
+
+    # --- watching ------------------------------------------------------------------------
+
+    async def watch(
+        self, task_id: str, from_sequence: int = 0, *, heartbeats: bool = False
+    ) -> AsyncIterator[task_pb2.TaskEvent]:
+        """A snapshot, then every change until the task's terminal event.
+
+        A broken stream is resumed after the last event seen (from_sequence), so nothing
+        is missed or repeated. Heartbeats are passed on only when asked for.
+        """
         seq = from_sequence
-        retries = 0
+        failures = 0
         while True:
             call = self.pipeline.WatchTask(
                 pipeline_pb2.WatchTaskRequest(task_id=task_id, from_sequence=seq), metadata=self.metadata
             )
             try:
                 async for ev in call:
-                    retries = 0
+                    failures = 0
                     if ev.sequence:
                         seq = ev.sequence
-                    yield ev
+                    if ev.type != task_pb2.EVENT_TYPE_HEARTBEAT or heartbeats:
+                        yield ev
                     if ev.terminal:
                         return
                 return
             except grpc.RpcError as e:
-                if e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL) and retries < 10:
-                    retries += 1
-                    await asyncio.sleep(min(0.5 * 2**retries, 10))
+                failures += 1
+                if e.code() in _STREAM_TRANSIENT and failures <= 10:  # type: ignore[attr-defined]
+                    await asyncio.sleep(min(0.25 * 2**failures, 10.0))
                     continue
-                raise _wrap(e) from None
+                raise from_rpc_error(e) from None
+            finally:
+                call.cancel()
 
-    async def wait(self, task_id: str) -> task_pb2.Task:
-        """Block until the task is finished; returns it with its items."""
-        async for _ in self.watch(task_id):
-            pass
+    async def watch_tasks(
+        self, *, labels: Mapping[str, str] | None = None, from_sequence: int = 0, heartbeats: bool = False
+    ) -> AsyncIterator[task_pb2.TaskEvent]:
+        """Every event of all of the caller's tasks (carrying all of `labels`); never ends on its own."""
+        seq = from_sequence
+        failures = 0
+        while True:
+            call = self.pipeline.WatchTasks(
+                pipeline_pb2.WatchTasksRequest(from_sequence=seq, labels=dict(labels or {})), metadata=self.metadata
+            )
+            try:
+                async for ev in call:
+                    failures = 0
+                    if ev.sequence:
+                        seq = ev.sequence
+                    if ev.type != task_pb2.EVENT_TYPE_HEARTBEAT or heartbeats:
+                        yield ev
+            except grpc.RpcError as e:
+                failures += 1
+                if e.code() in _STREAM_TRANSIENT and failures <= 10:  # type: ignore[attr-defined]
+                    await asyncio.sleep(min(0.25 * 2**failures, 10.0))
+                    continue
+                raise from_rpc_error(e) from None
+            finally:
+                call.cancel()
+
+    async def wait(self, task_id: str, timeout: float | None = None) -> task_pb2.Task:
+        """Wait until the task has finished; returns it with its items. DeadlineExceeded after `timeout` s."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        async def until_done() -> None:
+            async for _ in self.watch(task_id):
+                pass
+
+        try:
+            await asyncio.wait_for(until_done(), None if deadline is None else max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            from distill_client.errors import DeadlineExceeded
+
+            raise DeadlineExceeded(f"task {task_id} did not finish within {timeout:g} s") from None
         return await self.get_task(task_id, include_items=True)
 
+    # --- admin ---------------------------------------------------------------------------
 
-class Client:
-    """The same API, blocking (runs an event loop of its own)."""
+    async def list_workers(self, stage: str | int | None = None) -> list[admin_pb2.Worker]:
+        """Live workers (heard from within the TTL), by stage then name."""
+        req = admin_pb2.ListWorkersRequest(stage=names.stage(stage))  # type: ignore[arg-type]
+        return list((await self._call(self.admin.ListWorkers, req, idempotent=True)).workers)
 
-    def __init__(self, gateway: str | None = None, api_key: str | None = None, *, timeout: float = 30.0) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._async = AsyncClient(gateway, api_key, timeout=timeout)
-        self.target = self._async.target
+    async def queue_stats(self) -> admin_pb2.QueueStats:
+        """Per stage and priority lane: pending, ack-pending, redelivered, oldest age; dead letters per stage."""
+        return await self._call(self.admin.GetQueueStats, admin_pb2.GetQueueStatsRequest(), idempotent=True)
 
-    def _run(self, coro: Any) -> Any:
-        return self._loop.run_until_complete(coro)
+    async def statistics(self, window: str | float | timedelta | None = None) -> admin_pb2.Statistics:
+        """Counts, success rates by stage and error code, and AI usage over `window` (default 24 h)."""
+        req = admin_pb2.GetStatisticsRequest()
+        if window is not None:
+            req.window.FromMicroseconds(int(names.seconds(window) * 1e6))
+        return await self._call(self.admin.GetStatistics, req, idempotent=True)
 
-    def close(self) -> None:
-        self._run(self._async.close())
-        self._loop.close()
+    async def list_dead_letters(
+        self,
+        *,
+        stage: str | int | None = None,
+        task_id: str = "",
+        error_code: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> admin_pb2.ListDeadLettersResponse:
+        req = admin_pb2.ListDeadLettersRequest(
+            stage=names.stage(stage),  # type: ignore[arg-type]
+            task_id=task_id,
+            error_code=error_code,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return await self._call(self.admin.ListDeadLetters, req, idempotent=True)
 
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def submit(self, urls: Iterable[str], **kw: Any) -> task_pb2.Task:
-        return self._run(self._async.submit(urls, **kw))
-
-    def get_task(self, task_id: str, include_items: bool = False) -> task_pb2.Task:
-        return self._run(self._async.get_task(task_id, include_items))
-
-    def get_item(self, item_id: str, full: bool = False) -> task_pb2.Item:
-        return self._run(self._async.get_item(item_id, full))
-
-    def wait(self, task_id: str) -> task_pb2.Task:
-        return self._run(self._async.wait(task_id))
-
-    def watch(self, task_id: str, from_sequence: int = 0) -> Iterator[task_pb2.TaskEvent]:
-        agen = self._async.watch(task_id, from_sequence)
+    async def iter_dead_letters(
+        self, *, stage: str | int | None = None, task_id: str = "", error_code: str = "", page_size: int = 0
+    ) -> AsyncIterator[admin_pb2.DeadLetter]:
+        """Every matching dead letter, newest first."""
+        token = ""
         while True:
-            try:
-                yield self._run(agen.__anext__())
-            except StopAsyncIteration:
+            page = await self.list_dead_letters(
+                stage=stage, task_id=task_id, error_code=error_code, page_size=page_size, page_token=token
+            )
+            for d in page.dead_letters:
+                yield d
+            token = page.next_page_token
+            if not token:
                 return
+
+    async def replay_dead_letters(
+        self, ids: Iterable[str] = (), *, all: bool = False, stage: str | int | None = None, task_id: str = ""
+    ) -> admin_pb2.ReplayDeadLettersResponse:
+        """Re-run the dead letters' items from the stage that failed and remove the records."""
+        req = _selection(admin_pb2.ReplayDeadLettersRequest, ids, all, stage, task_id)
+        return await self._call(self.admin.ReplayDeadLetters, req)
+
+    async def purge_dead_letters(
+        self, ids: Iterable[str] = (), *, all: bool = False, stage: str | int | None = None, task_id: str = ""
+    ) -> admin_pb2.PurgeDeadLettersResponse:
+        """Delete dead-letter records (their items stay failed)."""
+        req = _selection(admin_pb2.PurgeDeadLettersRequest, ids, all, stage, task_id)
+        return await self._call(self.admin.PurgeDeadLetters, req)
+
+
+def _selection(cls: type[T], ids: Iterable[str], all: bool, stage: str | int | None, task_id: str) -> T:
+    """A Replay/Purge request: ids, or all=True narrowed by stage and task."""
+    return cls(ids=list(ids), all=all, stage=names.stage(stage), task_id=task_id)  # type: ignore[call-arg]
+
+
+__all__ = ["TERMINAL_TASK", "AsyncClient", "DistillError", "resolve_target"]

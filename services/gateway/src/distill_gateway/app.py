@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from distill.v1 import pipeline_pb2, pipeline_pb2_grpc
+from distill.v1 import admin_pb2, admin_pb2_grpc, pipeline_pb2, pipeline_pb2_grpc
 from distill_core import metrics
 from distill_core import nats as dnats
 from distill_core.db.session import make_engine, wait_for_database
@@ -13,6 +13,7 @@ from distill_core.grpc_server import GrpcServer
 from distill_core.logging import get_logger
 from distill_core.settings import GatewaySettings
 
+from distill_gateway.admin import AdminServicer
 from distill_gateway.dispatch import relay_forever
 from distill_gateway.janitor import Janitor
 from distill_gateway.pipeline import PipelineServicer
@@ -28,7 +29,8 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
     nc = await dnats.connect(settings, "distill-gateway")
     js = dnats.jetstream(nc)
     await dnats.ensure_topology(js, settings)
-    pipeline = PipelineServicer(settings, engine, js)
+    pipeline = PipelineServicer(settings, engine, js, nc)
+    admin = AdminServicer(settings, engine, js, pipeline.redispatch)
     server = GrpcServer(
         settings.grpc_host,
         settings.grpc_port,
@@ -37,6 +39,11 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
                 pipeline_pb2_grpc.add_PipelineServicer_to_server,
                 pipeline,
                 pipeline_pb2.DESCRIPTOR.services_by_name["Pipeline"].full_name,
+            ),
+            (
+                admin_pb2_grpc.add_AdminServicer_to_server,
+                admin,
+                admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
             ),
         ],
     )

@@ -1,29 +1,33 @@
-"""The Pipeline service: submit, look, watch."""
+"""The Pipeline service: submit, look, list, cancel, retry, watch."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc
+from distill.internal.v1 import jobs_pb2
 from distill.v1 import pipeline_pb2, pipeline_pb2_grpc, task_pb2
-from distill_core import ai_models, convert, errors
+from distill_core import ai_models, convert, subjects
 from distill_core.apikeys import Caller
 from distill_core.db.models import AiOutput, ParsedContent
-from distill_core.errors import DistillError, InvalidInput, NotFoundError
-from distill_core.events import task_event
+from distill_core.errors import FailedPrecondition, InvalidInput, NotFoundError
+from distill_core.events import OutMsg, item_event, publish_all, task_event
 from distill_core.logging import get_logger
+from distill_core.runner.events import task_changed
 from distill_core.settings import GatewaySettings
-from distill_core.status import Counts
+from distill_core.status import ITEM_STATUS_NAME, TASK_STATUS_NAME, TASK_TERMINAL, Counts
 from distill_core.subjects import PRIORITY_NAME, STAGE_NAME
+from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from distill_gateway import dispatch, repo, validation
+from distill_gateway import control, dispatch, paging, repo, validation
 from distill_gateway.auth import Authenticator
+from distill_gateway.calls import rpc, rpc_stream
 from distill_gateway.watch import Watcher
 
 log = get_logger(__name__)
@@ -31,39 +35,14 @@ log = get_logger(__name__)
 INPUT_FIRST_STAGE = {"url": "parse", "parsed_content": "ai", "ai_content": "notion"}
 
 
-def rpc(fn: Any) -> Any:
-    """Authenticate, then run; DistillErrors become their canonical gRPC status."""
-
-    async def wrapper(self: PipelineServicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        try:
-            caller = await self.auth(context)
-            return await fn(self, request, context, caller)
-        except DistillError as e:
-            await errors.abort(context, e)
-
-    wrapper.__name__ = fn.__name__
-    wrapper.__doc__ = fn.__doc__
-    return wrapper
-
-
-def rpc_stream(fn: Any) -> Any:
-    async def wrapper(self: PipelineServicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        try:
-            caller = await self.auth(context)
-            async for ev in fn(self, request, context, caller):
-                yield ev
-        except DistillError as e:
-            await errors.abort(context, e)
-
-    wrapper.__name__ = fn.__name__
-    return wrapper
-
-
 class PipelineServicer(pipeline_pb2_grpc.PipelineServicer):
-    def __init__(self, settings: GatewaySettings, engine: AsyncEngine, js: JetStreamContext) -> None:
+    def __init__(
+        self, settings: GatewaySettings, engine: AsyncEngine, js: JetStreamContext, nc: NATS | None = None
+    ) -> None:
         self.settings = settings
         self.engine = engine
         self.js = js
+        self.nc = nc
         self.auth = Authenticator(engine)
         self.ai_models = ai_models.load_models()
         self.watcher = Watcher(settings, engine, js)
@@ -153,7 +132,7 @@ class PipelineServicer(pipeline_pb2_grpc.PipelineServicer):
         proto = convert.task_to_proto(row, counts)
         jobs = [{**i, "priority": plan["priority"], "trace": {}} for i in items]
         created = task_event(tenant, proto, f"{task_id}:task:queued")
-        await self._dispatch_now(jobs, created)
+        await self._dispatch_now(jobs, [created])
         log.info("task created", task_id=str(task_id), tenant_id=tenant, items=len(items), kind=plan["input_kind"])
         return proto
 
@@ -172,10 +151,7 @@ class PipelineServicer(pipeline_pb2_grpc.PipelineServicer):
             owned = await repo.content_owned(conn, tenant, AiOutput.__table__, ids)
             _require_all("ai_content_ids", ids, owned)
             ai = {str(i): i for i in ids}
-            from sqlalchemy import select
-
-            rows = await conn.execute(select(AiOutput.id, AiOutput.parsed_content_id).where(AiOutput.id.in_(ids)))
-            parsed = {str(r.id): r.parsed_content_id for r in rows}
+            parsed = {str(k): v for k, v in (await repo.parsed_of_ai_outputs(conn, ids)).items()}
         return [
             {
                 "id": uuid.uuid4(),
@@ -193,9 +169,9 @@ class PipelineServicer(pipeline_pb2_grpc.PipelineServicer):
             for n, value in enumerate(plan["inputs"])
         ]
 
-    async def _dispatch_now(self, jobs: list[dict[str, Any]], created: Any) -> None:
-        """Publish the first jobs; if JetStream is slow, answer anyway (the relay finishes)."""
-        t = asyncio.create_task(dispatch.dispatch(self.js, self.engine, jobs, [created]))
+    async def _dispatch_now(self, jobs: list[dict[str, Any]], events: Sequence[OutMsg]) -> None:
+        """Publish the jobs (and events); if JetStream is slow, answer anyway (the relay finishes)."""
+        t = asyncio.create_task(dispatch.dispatch(self.js, self.engine, jobs, events))
         self._background.add(t)
         t.add_done_callback(self._background.discard)
         t.add_done_callback(_log_dispatch_failure)
@@ -213,7 +189,9 @@ class PipelineServicer(pipeline_pb2_grpc.PipelineServicer):
         return convert.task_to_proto(row, counts, items)
 
     async def _item_protos(self, conn: Any, tenant: str, task_id: uuid.UUID, **kw: Any) -> list[task_pb2.Item]:
-        items = await repo.items_of(conn, tenant, task_id, **kw)
+        return await self._items_to_protos(conn, await repo.items_of(conn, tenant, task_id, **kw))
+
+    async def _items_to_protos(self, conn: Any, items: list[dict[str, Any]]) -> list[task_pb2.Item]:
         phases = await repo.phases_of(conn, [i["id"] for i in items])
         parsed, ai, exports = await repo.results_of(conn, items, with_text=False)
         return [
@@ -259,6 +237,145 @@ class PipelineServicer(pipeline_pb2_grpc.PipelineServicer):
             full=full,
         )
 
+    # --- listing -------------------------------------------------------------------------
+
+    def _page_size(self, requested: int) -> int:
+        return paging.page_size(requested, default=self.settings.default_page_size, maximum=self.settings.max_page_size)
+
+    @rpc
+    async def ListTasks(
+        self, request: pipeline_pb2.ListTasksRequest, context: grpc.aio.ServicerContext, caller: Caller
+    ) -> pipeline_pb2.ListTasksResponse:
+        size = self._page_size(request.page_size)
+        statuses = validation.status_filter("statuses", list(request.statuses), TASK_STATUS_NAME)
+        labels = dict(request.labels)
+        fp = paging.fingerprint("ListTasks", caller.tenant_id, {"statuses": statuses, "labels": labels})
+        after = validation.time_cursor(paging.decode_token(request.page_token, fp))
+        async with self.engine.connect() as conn:
+            rows, total = await repo.list_tasks(
+                conn, caller.tenant_id, statuses=statuses, labels=labels, after=after, limit=size + 1
+            )
+            page = rows[:size]
+            counts = await repo.counts(conn, [r["id"] for r in page])
+        token = ""
+        if len(rows) > size:
+            last = page[-1]
+            token = paging.encode_token(fp, [last["created_at"].isoformat(), str(last["id"])])
+        return pipeline_pb2.ListTasksResponse(
+            tasks=[convert.task_to_proto(r, counts.get(r["id"], Counts())) for r in page],
+            next_page_token=token,
+            total_size=total,
+        )
+
+    @rpc
+    async def ListItems(
+        self, request: pipeline_pb2.ListItemsRequest, context: grpc.aio.ServicerContext, caller: Caller
+    ) -> pipeline_pb2.ListItemsResponse:
+        task_id = validation.parse_id("task_id", request.task_id)
+        size = self._page_size(request.page_size)
+        statuses = validation.status_filter("statuses", list(request.statuses), ITEM_STATUS_NAME)
+        fp = paging.fingerprint("ListItems", caller.tenant_id, {"task": str(task_id), "statuses": statuses})
+        after = validation.position_cursor(paging.decode_token(request.page_token, fp))
+        async with self.engine.connect() as conn:
+            if await repo.get_task(conn, caller.tenant_id, task_id) is None:
+                raise NotFoundError(f"task {request.task_id} not found")
+            rows, total = await repo.list_items(
+                conn, caller.tenant_id, task_id, statuses=statuses, after=after, limit=size + 1
+            )
+            items = await self._items_to_protos(conn, rows[:size])
+        token = paging.encode_token(fp, [rows[size - 1]["position"]]) if len(rows) > size else ""
+        return pipeline_pb2.ListItemsResponse(items=items, next_page_token=token, total_size=total)
+
+    # --- cancel and retry ----------------------------------------------------------------
+
+    async def _owned_task(self, tenant: str, field: str, raw_id: str) -> dict[str, Any]:
+        task_id = validation.parse_id(field, raw_id)
+        async with self.engine.connect() as conn:
+            row = await repo.get_task(conn, tenant, task_id)
+        if row is None:
+            raise NotFoundError(f"task {raw_id} not found")
+        return row
+
+    @rpc
+    async def CancelTask(
+        self, request: pipeline_pb2.CancelTaskRequest, context: grpc.aio.ServicerContext, caller: Caller
+    ) -> task_pb2.Task:
+        row = await self._owned_task(caller.tenant_id, "id", request.id)
+        tenant, task_id = caller.tenant_id, row["id"]
+        task: dict[str, Any] | None = None
+        if row["finished_at"] is None and row["status"] not in TASK_TERMINAL:
+            async with self.engine.begin() as conn:
+                task, items = await control.cancel_task(conn, tenant, task_id)
+                counts = (await repo.counts(conn, [task_id])).get(task_id, Counts()) if task else Counts()
+        if task is None:
+            async with self.engine.connect() as conn:
+                now = await repo.get_task(conn, tenant, task_id)
+            status = (now or row)["status"]
+            raise FailedPrecondition(f"task {request.id} has already finished ({status}); there is nothing to cancel")
+        await self._interrupt(str(task_id))
+        await self._publish_now([_cancelled_event(tenant, i) for i in items])
+        await self._publish_now([task_changed(task, counts, terminal=True)])
+        log.info("task cancelled", task_id=str(task_id), tenant_id=tenant, items=len(items))
+        return convert.task_to_proto(task, counts)
+
+    async def _interrupt(self, task_id: str) -> None:
+        """Tell every stage worker to stop the task's running attempts (core NATS, not persisted)."""
+        nc = self.nc or getattr(self.js, "_nc", None)
+        if nc is None:
+            return
+        try:
+            await nc.publish(subjects.CANCEL_SUBJECT, jobs_pb2.CancelRequest(task_id=task_id).SerializeToString())
+            await nc.flush(timeout=2)
+        except Exception as e:  # the items are cancelled anyway; a running attempt just finishes unrecorded
+            log.warning("could not publish the cancel request", task_id=task_id, error=str(e)[:200])
+
+    async def _publish_now(self, msgs: list[OutMsg]) -> None:
+        try:
+            await publish_all(self.js, msgs)
+        except Exception as e:
+            log.warning("could not publish events", count=len(msgs), error=str(e)[:200])
+
+    @rpc
+    async def RetryTask(
+        self, request: pipeline_pb2.RetryTaskRequest, context: grpc.aio.ServicerContext, caller: Caller
+    ) -> pipeline_pb2.RetryTaskResponse:
+        row = await self._owned_task(caller.tenant_id, "id", request.id)
+        item_ids = validation.id_list("item_ids", list(request.item_ids))
+        stage = validation.stage_filter("stage", request.stage)
+        code = validation.error_code_filter(request.error_code)
+        async with self.engine.begin() as conn:
+            if item_ids:
+                strangers = await control.items_not_in_task(conn, caller.tenant_id, row["id"], item_ids)
+                if strangers:
+                    raise InvalidInput(f"item_ids: {validation.some_ids(strangers)} are not items of task {row['id']}")
+            ids = await control.failed_items(
+                conn, caller.tenant_id, row["id"], item_ids=item_ids, stage=stage, error_code=code
+            )
+            items, tasks = await control.rerun(conn, caller.tenant_id, ids)
+        await self.redispatch(items, tasks)
+        log.info("task retried", task_id=str(row["id"]), tenant_id=caller.tenant_id, items=len(items))
+        async with self.engine.connect() as conn:
+            fresh = await repo.get_task(conn, caller.tenant_id, row["id"])
+        return pipeline_pb2.RetryTaskResponse(task=await self._task_proto(fresh or row), retried_count=len(items))
+
+    async def redispatch(self, items: list[dict[str, Any]], tasks: list[dict[str, Any]]) -> None:
+        """Publish the jobs of re-run items and the events saying so (after the commit)."""
+        if not items:
+            return
+        by_task = {t["id"]: t for t in tasks}
+        jobs = [
+            {**i, "priority": by_task[i["task_id"]]["priority"], "trace": by_task[i["task_id"]].get("trace") or {}}
+            for i in items
+            if i["task_id"] in by_task
+        ]
+        events = [_rerun_event(i) for i in items]
+        async with self.engine.connect() as conn:
+            counts = await repo.counts(conn, list(by_task))
+        for t in tasks:
+            proto = convert.task_to_proto(t, counts.get(t["id"], Counts()))
+            events.append(task_event(t["tenant_id"], proto, f"{t['id']}:task:reopened:{t['updated_at'].isoformat()}"))
+        await self._dispatch_now(jobs, events)
+
     # --- watching ------------------------------------------------------------------------
 
     @rpc_stream
@@ -279,12 +396,41 @@ class PipelineServicer(pipeline_pb2_grpc.PipelineServicer):
         async for ev in self.watcher.watch_task(caller.tenant_id, str(task_id), request.from_sequence, snapshot):
             yield ev
 
+    @rpc_stream
+    async def WatchTasks(
+        self, request: pipeline_pb2.WatchTasksRequest, context: grpc.aio.ServicerContext, caller: Caller
+    ) -> AsyncIterator[task_pb2.TaskEvent]:
+        wanted = dict(request.labels)
+        tenant = caller.tenant_id
+
+        async def labels_of(task_id: str) -> dict[str, str] | None:
+            try:
+                tid = uuid.UUID(task_id)
+            except ValueError:
+                return None
+            async with self.engine.connect() as conn:
+                return await repo.task_labels(conn, tenant, tid)
+
+        async for ev in self.watcher.watch_tasks(tenant, request.from_sequence, wanted, labels_of):
+            yield ev
+
 
 def _require_all(field: str, wanted: list[uuid.UUID], found: set[uuid.UUID]) -> None:
-    missing = [str(i) for i in wanted if i not in found]
+    missing = [i for i in wanted if i not in found]
     if missing:
-        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-        raise InvalidInput(f"{field}: {', '.join(missing[:3])}{more} do not exist")
+        raise InvalidInput(f"{field}: {validation.some_ids(missing)} do not exist")
+
+
+def _cancelled_event(tenant: str, row: dict[str, Any]) -> OutMsg:
+    phase = {"stage": row["current_stage"], "status": "cancelled", "finished_at": row["finished_at"]}
+    item = convert.item_to_proto({**row, "status": "cancelled"}, [phase])
+    return item_event(tenant, item, f"{row['id']}:cancelled")
+
+
+def _rerun_event(row: dict[str, Any]) -> OutMsg:
+    phase = {"stage": row["current_stage"], "status": "pending"}
+    item = convert.item_to_proto({**row, "status": "pending"}, [phase])
+    return item_event(row["tenant_id"], item, f"{row['id']}:rerun:{row['generation']}")
 
 
 def _log_dispatch_failure(t: asyncio.Task[Any]) -> None:

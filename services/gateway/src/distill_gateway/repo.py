@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from distill_core.db.models import AiOutput, Export, Item, ParsedContent, Phase, Task
 from distill_core.runner import store
 from distill_core.status import Counts
-from sqlalchemy import func, select, text
+from sqlalchemy import func, literal, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 TASK_COLS = [c for c in Task.__table__.c]
@@ -116,3 +117,66 @@ async def content_owned(conn: AsyncConnection, tenant_id: str, table: Any, ids: 
         await conn.execute(select(table.c.id).where(table.c.id.in_(list(ids)), table.c.tenant_id == tenant_id))
     ).all()
     return {r[0] for r in rows}
+
+
+# --- listing (keyset pages) -------------------------------------------------------------
+
+
+def _task_filter(tenant_id: str, statuses: Sequence[str], labels: dict[str, str]) -> list[Any]:
+    where: list[Any] = [Task.tenant_id == tenant_id]
+    if statuses:
+        where.append(Task.status.in_(list(statuses)))
+    if labels:
+        where.append(Task.labels.contains(labels))
+    return where
+
+
+async def list_tasks(
+    conn: AsyncConnection,
+    tenant_id: str,
+    *,
+    statuses: Sequence[str],
+    labels: dict[str, str],
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of tasks, newest first (created_at, id descending), and how many match in all."""
+    where = _task_filter(tenant_id, statuses, labels)
+    total = (await conn.execute(select(func.count()).select_from(Task).where(*where))).scalar_one()
+    q = select(*TASK_COLS).where(*where)
+    if after is not None:
+        q = q.where(tuple_(Task.created_at, Task.id) < tuple_(literal(after[0]), literal(after[1])))
+    q = q.order_by(Task.created_at.desc(), Task.id.desc()).limit(limit)
+    return [_row(r) for r in (await conn.execute(q)).all()], int(total)
+
+
+async def list_items(
+    conn: AsyncConnection,
+    tenant_id: str,
+    task_id: uuid.UUID,
+    *,
+    statuses: Sequence[str],
+    after: int | None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of a task's items in task order (position), and how many match in all."""
+    where: list[Any] = [Item.task_id == task_id, Item.tenant_id == tenant_id]
+    if statuses:
+        where.append(Item.status.in_(list(statuses)))
+    total = (await conn.execute(select(func.count()).select_from(Item).where(*where))).scalar_one()
+    q = select(*ITEM_COLS).where(*where)
+    if after is not None:
+        q = q.where(Item.position > after)
+    q = q.order_by(Item.position, Item.id).limit(limit)
+    return [_row(r) for r in (await conn.execute(q)).all()], int(total)
+
+
+async def parsed_of_ai_outputs(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID | None]:
+    """AI output id -> the parsed content it was made from."""
+    rows = await conn.execute(select(AiOutput.id, AiOutput.parsed_content_id).where(AiOutput.id.in_(list(ids))))
+    return {r.id: r.parsed_content_id for r in rows}
+
+
+async def task_labels(conn: AsyncConnection, tenant_id: str, task_id: uuid.UUID) -> dict[str, str] | None:
+    r = (await conn.execute(select(Task.labels).where(Task.id == task_id, Task.tenant_id == tenant_id))).first()
+    return dict(r[0] or {}) if r else None

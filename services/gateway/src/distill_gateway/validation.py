@@ -5,10 +5,12 @@ from __future__ import annotations
 import ipaddress
 import re
 import uuid
+from datetime import datetime
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from distill_core.errors import InvalidInput
-from distill_core.subjects import STAGES
+from distill_core.subjects import STAGE_NAME, STAGES
 
 ALLOWED_SCHEMES = ("http", "https")
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
@@ -137,3 +139,61 @@ def check_labels(labels: dict[str, str], *, max_labels: int = 32, max_value: int
         if len(v) > max_value:
             raise InvalidInput(f"labels: value of {k!r} is {len(v)} characters; the limit is {max_value}")
     return dict(labels)
+
+
+def id_list(field: str, ids: list[str], *, max_ids: int = 1000) -> list[uuid.UUID]:
+    """Optional ids (may be empty); a malformed one is named by position."""
+    if len(ids) > max_ids:
+        raise InvalidInput(f"{field}: {len(ids)} ids given; the limit is {max_ids}")
+    return parse_ids(field, ids, max_ids=max_ids) if ids else []
+
+
+def stage_filter(field: str, value: int) -> str | None:
+    """A Stage enum used as a filter: None when unset, its name, or an error for unknown values."""
+    if not value:
+        return None
+    if value not in STAGE_NAME:
+        raise InvalidInput(f"{field}: unknown stage value {value}")
+    return STAGE_NAME[value]
+
+
+def status_filter(field: str, values: list[int], names: dict[int, str]) -> list[str]:
+    """Status enums used as a filter, as stored names (sorted, without repeats)."""
+    out = set()
+    for v in values:
+        if v not in names:
+            raise InvalidInput(f"{field}: unknown or unspecified status value {v}")
+        out.add(names[v])
+    return sorted(out)
+
+
+def error_code_filter(value: str) -> str | None:
+    code = value.strip()
+    if len(code) > 64:
+        raise InvalidInput("error_code is longer than 64 characters")
+    return code or None
+
+
+def time_cursor(after: list[Any] | None) -> tuple[datetime, uuid.UUID] | None:
+    """The (create time, id) a newest-first page starts after, read back from a page token."""
+    if after is None:
+        return None
+    try:
+        created, task_id = after
+        return datetime.fromisoformat(created), uuid.UUID(task_id)
+    except (TypeError, ValueError):
+        raise InvalidInput("page_token is malformed (pass next_page_token of the previous page unchanged)") from None
+
+
+def position_cursor(after: list[Any] | None) -> int | None:
+    if after is None:
+        return None
+    if len(after) != 1 or not isinstance(after[0], int):
+        raise InvalidInput("page_token is malformed (pass next_page_token of the previous page unchanged)")
+    return after[0]
+
+
+def some_ids(ids: list[Any]) -> str:
+    """The first few ids of a list, and how many more, for an error message."""
+    more = f" and {len(ids) - 3} more" if len(ids) > 3 else ""
+    return ", ".join(str(i) for i in ids[:3]) + more

@@ -1,15 +1,23 @@
-"""WatchTask: a snapshot, then the task's events from JetStream, heartbeats while idle.
+"""WatchTask and WatchTasks: events from the EVENTS stream, heartbeats while idle.
 
-The snapshot is read after noting the EVENTS stream's last sequence, and events are
-replayed from just after it, so nothing between the two is missed (an event already
-reflected in the snapshot may arrive again; applying it twice changes nothing).
-`from_sequence` resumes after a given event with nothing missed or repeated.
+WatchTask: the snapshot is read after noting the EVENTS stream's last sequence, and
+events are replayed from just after it, so nothing between the two is missed (an event
+already reflected in the snapshot may arrive again; applying it twice changes nothing).
+
+Every event carries its stream sequence, and a heartbeat carries the last sequence the
+stream has passed, so `from_sequence` resumes right after it with nothing missed or
+repeated: JetStream sequences are dense and ordered within one subject filter.
+
+WatchTasks follows `distill.events.<tenant>.*` (only the caller's tenant) and never ends
+on its own; a label filter looks each task's labels up once (they never change).
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from distill.v1 import task_pb2
 from distill_core import subjects
@@ -96,8 +104,9 @@ class Watcher:
             terminal=True,
         )
 
-    async def _follow(self, tenant: str, task_id: str, subject: str, start: int) -> AsyncIterator[task_pb2.TaskEvent]:
-        sub = await self.js.subscribe(
+    async def _subscribe(self, subject: str, start: int) -> Any:
+        """An ordered consumer on `subject` from stream sequence `start`."""
+        return await self.js.subscribe(
             subject,
             stream=subjects.EVENTS_STREAM,
             ordered_consumer=True,
@@ -106,6 +115,9 @@ class Watcher:
             ),
             pending_msgs_limit=10_000,
         )
+
+    async def _follow(self, tenant: str, task_id: str, subject: str, start: int) -> AsyncIterator[task_pb2.TaskEvent]:
+        sub = await self._subscribe(subject, start)
         last_seen = start - 1
         try:
             while True:
@@ -129,6 +141,60 @@ class Watcher:
                 yield ev
                 if ev.terminal:
                     return
+        finally:
+            try:
+                await sub.unsubscribe()
+            except Exception:
+                pass
+
+    async def watch_tasks(
+        self,
+        tenant: str,
+        from_seq: int,
+        labels: dict[str, str],
+        labels_of: Callable[[str], Awaitable[dict[str, str] | None]],
+    ) -> AsyncIterator[task_pb2.TaskEvent]:
+        """Every event of the tenant's tasks (carrying all of `labels`), from after `from_seq`
+        (0: from now on), with heartbeats; never ends on its own."""
+        if from_seq:
+            start = from_seq + 1
+        else:
+            start = int((await self.js.stream_info(subjects.EVENTS_STREAM)).state.last_seq) + 1
+        cache: dict[str, bool] = {}
+
+        async def wanted(task_id: str) -> bool:
+            if not labels:
+                return True
+            if task_id not in cache:
+                if len(cache) > 10_000:
+                    cache.clear()
+                have = await labels_of(task_id) or {}
+                cache[task_id] = all(have.get(k) == v for k, v in labels.items())
+            return cache[task_id]
+
+        sub = await self._subscribe(subjects.tenant_events(tenant), start)
+        last_seen = start - 1
+        beat = self.settings.watch_heartbeat
+        quiet_since = time.monotonic()
+        try:
+            while True:
+                wait = max(0.01, beat - (time.monotonic() - quiet_since))
+                try:
+                    msg = await sub.next_msg(timeout=wait)
+                except (TimeoutError, NatsTimeout):
+                    quiet_since = time.monotonic()
+                    yield task_pb2.TaskEvent(sequence=last_seen, type=task_pb2.EVENT_TYPE_HEARTBEAT, time=_now())
+                    continue
+                last_seen = int(msg.metadata.sequence.stream)
+                try:
+                    ev = task_pb2.TaskEvent.FromString(msg.data)
+                except Exception:
+                    continue
+                if not await wanted(ev.task_id):
+                    continue
+                ev.sequence = last_seen
+                quiet_since = time.monotonic()
+                yield ev
         finally:
             try:
                 await sub.unsubscribe()

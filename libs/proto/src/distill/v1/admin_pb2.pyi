@@ -56,10 +56,12 @@ class ListWorkersRequest(_message.Message):
     def __init__(self, stage: _Optional[_Union[_common_pb2.Stage, str]] = ...) -> None: ...
 
 class ListWorkersResponse(_message.Message):
-    __slots__ = ("workers",)
+    __slots__ = ("workers", "ttl")
     WORKERS_FIELD_NUMBER: _ClassVar[int]
+    TTL_FIELD_NUMBER: _ClassVar[int]
     workers: _containers.RepeatedCompositeFieldContainer[Worker]
-    def __init__(self, workers: _Optional[_Iterable[_Union[Worker, _Mapping]]] = ...) -> None: ...
+    ttl: _duration_pb2.Duration
+    def __init__(self, workers: _Optional[_Iterable[_Union[Worker, _Mapping]]] = ..., ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class GetQueueStatsRequest(_message.Message):
     __slots__ = ()
@@ -82,7 +84,7 @@ class LaneStats(_message.Message):
     def __init__(self, stage: _Optional[_Union[_common_pb2.Stage, str]] = ..., priority: _Optional[_Union[_common_pb2.Priority, str]] = ..., pending: _Optional[int] = ..., ack_pending: _Optional[int] = ..., redelivered: _Optional[int] = ..., oldest_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class QueueStats(_message.Message):
-    __slots__ = ("lanes", "dead_lettered")
+    __slots__ = ("lanes", "dead_lettered", "time")
     class DeadLetteredEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -92,9 +94,11 @@ class QueueStats(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     LANES_FIELD_NUMBER: _ClassVar[int]
     DEAD_LETTERED_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
     lanes: _containers.RepeatedCompositeFieldContainer[LaneStats]
     dead_lettered: _containers.ScalarMap[str, int]
-    def __init__(self, lanes: _Optional[_Iterable[_Union[LaneStats, _Mapping]]] = ..., dead_lettered: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, lanes: _Optional[_Iterable[_Union[LaneStats, _Mapping]]] = ..., dead_lettered: _Optional[_Mapping[str, int]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetStatisticsRequest(_message.Message):
     __slots__ = ("window",)
@@ -103,7 +107,7 @@ class GetStatisticsRequest(_message.Message):
     def __init__(self, window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class StageStatistics(_message.Message):
-    __slots__ = ("stage", "started", "succeeded", "failed", "success_rate", "failures_by_code", "mean_duration_seconds")
+    __slots__ = ("stage", "started", "succeeded", "failed", "success_rate", "failures_by_code", "mean_duration_seconds", "cancelled")
     class FailuresByCodeEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -118,6 +122,7 @@ class StageStatistics(_message.Message):
     SUCCESS_RATE_FIELD_NUMBER: _ClassVar[int]
     FAILURES_BY_CODE_FIELD_NUMBER: _ClassVar[int]
     MEAN_DURATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_FIELD_NUMBER: _ClassVar[int]
     stage: _common_pb2.Stage
     started: int
     succeeded: int
@@ -125,10 +130,18 @@ class StageStatistics(_message.Message):
     success_rate: float
     failures_by_code: _containers.ScalarMap[str, int]
     mean_duration_seconds: float
-    def __init__(self, stage: _Optional[_Union[_common_pb2.Stage, str]] = ..., started: _Optional[int] = ..., succeeded: _Optional[int] = ..., failed: _Optional[int] = ..., success_rate: _Optional[float] = ..., failures_by_code: _Optional[_Mapping[str, int]] = ..., mean_duration_seconds: _Optional[float] = ...) -> None: ...
+    cancelled: int
+    def __init__(self, stage: _Optional[_Union[_common_pb2.Stage, str]] = ..., started: _Optional[int] = ..., succeeded: _Optional[int] = ..., failed: _Optional[int] = ..., success_rate: _Optional[float] = ..., failures_by_code: _Optional[_Mapping[str, int]] = ..., mean_duration_seconds: _Optional[float] = ..., cancelled: _Optional[int] = ...) -> None: ...
 
 class Statistics(_message.Message):
-    __slots__ = ("start_time", "end_time", "tasks_created", "items_created", "items_succeeded", "items_failed", "stages", "ai_usage")
+    __slots__ = ("start_time", "end_time", "tasks_created", "items_created", "items_succeeded", "items_failed", "stages", "ai_usage", "success_rate", "failures_by_code", "items_cancelled")
+    class FailuresByCodeEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     TASKS_CREATED_FIELD_NUMBER: _ClassVar[int]
@@ -137,6 +150,9 @@ class Statistics(_message.Message):
     ITEMS_FAILED_FIELD_NUMBER: _ClassVar[int]
     STAGES_FIELD_NUMBER: _ClassVar[int]
     AI_USAGE_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_RATE_FIELD_NUMBER: _ClassVar[int]
+    FAILURES_BY_CODE_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_CANCELLED_FIELD_NUMBER: _ClassVar[int]
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
     tasks_created: int
@@ -145,10 +161,13 @@ class Statistics(_message.Message):
     items_failed: int
     stages: _containers.RepeatedCompositeFieldContainer[StageStatistics]
     ai_usage: _common_pb2.AiUsage
-    def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tasks_created: _Optional[int] = ..., items_created: _Optional[int] = ..., items_succeeded: _Optional[int] = ..., items_failed: _Optional[int] = ..., stages: _Optional[_Iterable[_Union[StageStatistics, _Mapping]]] = ..., ai_usage: _Optional[_Union[_common_pb2.AiUsage, _Mapping]] = ...) -> None: ...
+    success_rate: float
+    failures_by_code: _containers.ScalarMap[str, int]
+    items_cancelled: int
+    def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tasks_created: _Optional[int] = ..., items_created: _Optional[int] = ..., items_succeeded: _Optional[int] = ..., items_failed: _Optional[int] = ..., stages: _Optional[_Iterable[_Union[StageStatistics, _Mapping]]] = ..., ai_usage: _Optional[_Union[_common_pb2.AiUsage, _Mapping]] = ..., success_rate: _Optional[float] = ..., failures_by_code: _Optional[_Mapping[str, int]] = ..., items_cancelled: _Optional[int] = ...) -> None: ...
 
 class DeadLetter(_message.Message):
-    __slots__ = ("id", "stage", "task_id", "item_id", "error", "deliveries", "create_time")
+    __slots__ = ("id", "stage", "task_id", "item_id", "error", "deliveries", "create_time", "input")
     ID_FIELD_NUMBER: _ClassVar[int]
     STAGE_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
@@ -156,6 +175,7 @@ class DeadLetter(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     DELIVERIES_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
     id: str
     stage: _common_pb2.Stage
     task_id: str
@@ -163,19 +183,22 @@ class DeadLetter(_message.Message):
     error: _common_pb2.ErrorInfo
     deliveries: int
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., stage: _Optional[_Union[_common_pb2.Stage, str]] = ..., task_id: _Optional[str] = ..., item_id: _Optional[str] = ..., error: _Optional[_Union[_common_pb2.ErrorInfo, _Mapping]] = ..., deliveries: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    input: str
+    def __init__(self, id: _Optional[str] = ..., stage: _Optional[_Union[_common_pb2.Stage, str]] = ..., task_id: _Optional[str] = ..., item_id: _Optional[str] = ..., error: _Optional[_Union[_common_pb2.ErrorInfo, _Mapping]] = ..., deliveries: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., input: _Optional[str] = ...) -> None: ...
 
 class ListDeadLettersRequest(_message.Message):
-    __slots__ = ("stage", "page_size", "page_token", "task_id")
+    __slots__ = ("stage", "page_size", "page_token", "task_id", "error_code")
     STAGE_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
     stage: _common_pb2.Stage
     page_size: int
     page_token: str
     task_id: str
-    def __init__(self, stage: _Optional[_Union[_common_pb2.Stage, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., task_id: _Optional[str] = ...) -> None: ...
+    error_code: str
+    def __init__(self, stage: _Optional[_Union[_common_pb2.Stage, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., task_id: _Optional[str] = ..., error_code: _Optional[str] = ...) -> None: ...
 
 class ListDeadLettersResponse(_message.Message):
     __slots__ = ("dead_letters", "next_page_token", "total_size")
@@ -188,30 +211,36 @@ class ListDeadLettersResponse(_message.Message):
     def __init__(self, dead_letters: _Optional[_Iterable[_Union[DeadLetter, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
 
 class ReplayDeadLettersRequest(_message.Message):
-    __slots__ = ("ids", "stage", "all")
+    __slots__ = ("ids", "stage", "all", "task_id")
     IDS_FIELD_NUMBER: _ClassVar[int]
     STAGE_FIELD_NUMBER: _ClassVar[int]
     ALL_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
     ids: _containers.RepeatedScalarFieldContainer[str]
     stage: _common_pb2.Stage
     all: bool
-    def __init__(self, ids: _Optional[_Iterable[str]] = ..., stage: _Optional[_Union[_common_pb2.Stage, str]] = ..., all: _Optional[bool] = ...) -> None: ...
+    task_id: str
+    def __init__(self, ids: _Optional[_Iterable[str]] = ..., stage: _Optional[_Union[_common_pb2.Stage, str]] = ..., all: _Optional[bool] = ..., task_id: _Optional[str] = ...) -> None: ...
 
 class ReplayDeadLettersResponse(_message.Message):
-    __slots__ = ("replayed_count",)
+    __slots__ = ("replayed_count", "skipped_count")
     REPLAYED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_COUNT_FIELD_NUMBER: _ClassVar[int]
     replayed_count: int
-    def __init__(self, replayed_count: _Optional[int] = ...) -> None: ...
+    skipped_count: int
+    def __init__(self, replayed_count: _Optional[int] = ..., skipped_count: _Optional[int] = ...) -> None: ...
 
 class PurgeDeadLettersRequest(_message.Message):
-    __slots__ = ("ids", "stage", "all")
+    __slots__ = ("ids", "stage", "all", "task_id")
     IDS_FIELD_NUMBER: _ClassVar[int]
     STAGE_FIELD_NUMBER: _ClassVar[int]
     ALL_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
     ids: _containers.RepeatedScalarFieldContainer[str]
     stage: _common_pb2.Stage
     all: bool
-    def __init__(self, ids: _Optional[_Iterable[str]] = ..., stage: _Optional[_Union[_common_pb2.Stage, str]] = ..., all: _Optional[bool] = ...) -> None: ...
+    task_id: str
+    def __init__(self, ids: _Optional[_Iterable[str]] = ..., stage: _Optional[_Union[_common_pb2.Stage, str]] = ..., all: _Optional[bool] = ..., task_id: _Optional[str] = ...) -> None: ...
 
 class PurgeDeadLettersResponse(_message.Message):
     __slots__ = ("purged_count",)

@@ -1,0 +1,72 @@
+"""The gateway process's `serve()` in this event loop, on real NATS and PostgreSQL, with no workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from distill_cli.embedded import free_port
+from distill_core import nats as dnats
+from distill_core.db.session import make_engine
+from distill_core.settings import GatewaySettings
+from distill_gateway.app import serve
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from nats.js import JetStreamContext
+from sqlalchemy import text
+
+from tests.helpers import make_tenant
+
+
+@dataclass
+class Gateway:
+    address: str
+    settings: GatewaySettings
+    engine: Any
+    js: JetStreamContext
+    nc: Any
+
+    async def tenant(self) -> tuple[str, str]:
+        """(tenant id, API key) of a fresh tenant."""
+        return await make_tenant(self.engine)
+
+    async def sql(self, statement: str, **params: Any) -> list[dict[str, Any]]:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(text(statement), params)
+            return [dict(r._mapping) for r in result] if result.returns_rows else []
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(nats_url: str, database_url: str, **overrides: Any) -> AsyncIterator[Gateway]:
+    settings = GatewaySettings(
+        nats_url=nats_url,
+        database_url=database_url,
+        grpc_port=free_port(),
+        service_name="gateway-test",
+        **overrides,
+    )
+    stop = asyncio.Event()
+    served = asyncio.create_task(serve(settings, stop))
+    address = f"127.0.0.1:{settings.grpc_port}"
+    async with grpc.aio.insecure_channel(address) as ch:
+        health = health_pb2_grpc.HealthStub(ch)
+        for _ in range(200):
+            if served.done():
+                served.result()  # raises what went wrong
+            with contextlib.suppress(grpc.RpcError):
+                r = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if r.status == health_pb2.HealthCheckResponse.SERVING:
+                    break
+            await asyncio.sleep(0.05)
+    nc = await dnats.connect(settings, "gateway-test-client")
+    engine = make_engine(database_url, pool_size=2)
+    try:
+        yield Gateway(address, settings, engine, dnats.jetstream(nc), nc)
+    finally:
+        stop.set()
+        await asyncio.wait_for(served, 30)
+        await engine.dispose()
+        await nc.close()
