@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -70,3 +71,36 @@ async def running_gateway(nats_url: str, database_url: str, **overrides: Any) ->
         await asyncio.wait_for(served, 30)
         await engine.dispose()
         await nc.close()
+
+
+def urls(n: int, tag: str = "") -> list[str]:
+    return [f"https://example.com/{tag}{uuid.uuid4().hex[:8]}/{i}" for i in range(n)]
+
+
+async def fail_item(gw: Gateway, item_id: str, stage: str, code: str) -> None:
+    """Make an item FAILED at `stage` as the runner would: item, phase and dead-letter record."""
+    err = f'{{"code": "{code}", "message": "boom", "retryable": true, "stage": "{stage}", "attempt": 1}}'
+    await gw.sql(
+        "UPDATE items SET status = 'failed', current_stage = :s, error = CAST(:e AS jsonb), finished_at = now(), "
+        "dispatched_at = now() WHERE id = :i",
+        s=stage,
+        e=err,
+        i=uuid.UUID(item_id),
+    )
+    await gw.sql(
+        "INSERT INTO phases (item_id, stage, task_id, tenant_id, status, attempts, progress, error, error_code, "
+        "started_at, finished_at) SELECT id, :s, task_id, tenant_id, 'failed', 2, 0, CAST(:e AS jsonb), :c, "
+        "now(), now() FROM items WHERE id = :i",
+        s=stage,
+        e=err,
+        c=code,
+        i=uuid.UUID(item_id),
+    )
+    await gw.sql(
+        "INSERT INTO dead_letters (id, tenant_id, task_id, item_id, stage, error, error_code, deliveries, job) "
+        "SELECT gen_random_uuid(), tenant_id, task_id, id, :s, CAST(:e AS jsonb), :c, 2, '' FROM items WHERE id = :i",
+        s=stage,
+        e=err,
+        c=code,
+        i=uuid.UUID(item_id),
+    )

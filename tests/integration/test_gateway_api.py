@@ -15,7 +15,7 @@ from distill.v1 import task_pb2
 from distill_client import AsyncClient, FailedPrecondition, InvalidArgument, NotFound
 from distill_core import subjects
 
-from tests.integration.gateway_fixture import Gateway, running_gateway
+from tests.integration.gateway_fixture import Gateway, fail_item, running_gateway, urls
 
 pytestmark = pytest.mark.integration
 
@@ -32,10 +32,6 @@ async def client(gw: Gateway) -> AsyncIterator[AsyncClient]:
     _, key = await gw.tenant()
     async with AsyncClient(gw.address, key) as c:
         yield c
-
-
-def urls(n: int, tag: str = "") -> list[str]:
-    return [f"https://example.com/{tag}{uuid.uuid4().hex[:8]}/{i}" for i in range(n)]
 
 
 # --- ListTasks / ListItems -----------------------------------------------------------------
@@ -157,34 +153,6 @@ async def test_cancel_cancels_pending_items_at_once_and_tells_the_workers(gw: Ga
 # --- RetryTask -------------------------------------------------------------------------
 
 
-async def _fail(gw: Gateway, item_id: str, stage: str, code: str) -> None:
-    err = f'{{"code": "{code}", "message": "boom", "retryable": true, "stage": "{stage}", "attempt": 1}}'
-    await gw.sql(
-        "UPDATE items SET status = 'failed', current_stage = :s, error = CAST(:e AS jsonb), finished_at = now(), "
-        "dispatched_at = now() WHERE id = :i",
-        s=stage,
-        e=err,
-        i=uuid.UUID(item_id),
-    )
-    await gw.sql(
-        "INSERT INTO phases (item_id, stage, task_id, tenant_id, status, attempts, progress, error, error_code, "
-        "started_at, finished_at) SELECT id, :s, task_id, tenant_id, 'failed', 2, 0, CAST(:e AS jsonb), :c, "
-        "now(), now() FROM items WHERE id = :i",
-        s=stage,
-        e=err,
-        c=code,
-        i=uuid.UUID(item_id),
-    )
-    await gw.sql(
-        "INSERT INTO dead_letters (id, tenant_id, task_id, item_id, stage, error, error_code, deliveries, job) "
-        "SELECT gen_random_uuid(), tenant_id, task_id, id, :s, CAST(:e AS jsonb), :c, 2, '' FROM items WHERE id = :i",
-        s=stage,
-        e=err,
-        c=code,
-        i=uuid.UUID(item_id),
-    )
-
-
 async def _finish(gw: Gateway, task_id: str, status: str) -> None:
     await gw.sql(
         "UPDATE items SET status = 'succeeded', finished_at = now() WHERE task_id = :t AND status = 'pending'",
@@ -200,9 +168,9 @@ async def _finish(gw: Gateway, task_id: str, status: str) -> None:
 async def test_retry_reruns_only_failed_items_from_the_stage_that_failed(gw: Gateway, client: AsyncClient) -> None:
     task = await client.submit(urls(4), priority="low")
     items = [it async for it in client.iter_items(task.id)]
-    await _fail(gw, items[0].id, "parse", "HTTP_SERVER_ERROR")
-    await _fail(gw, items[1].id, "ai", "TIMEOUT")
-    await _fail(gw, items[2].id, "ai", "RATE_LIMITED")
+    await fail_item(gw, items[0].id, "parse", "HTTP_SERVER_ERROR")
+    await fail_item(gw, items[1].id, "ai", "TIMEOUT")
+    await fail_item(gw, items[2].id, "ai", "RATE_LIMITED")
     await _finish(gw, task.id, "partially_failed")
 
     r = await client.retry(task.id, stage="ai", error_code="TIMEOUT")

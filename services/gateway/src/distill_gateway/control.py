@@ -62,10 +62,12 @@ SELECT id FROM items WHERE task_id = :task AND tenant_id = :tenant AND id = ANY(
 
 # Failed items named by dead letters, still failed at the dead letter's stage.
 _REPLAYABLE = text("""
-SELECT DISTINCT i.id FROM dead_letters d JOIN items i ON i.id = d.item_id
-WHERE d.id = ANY(CAST(:ids AS uuid[])) AND d.tenant_id = :tenant AND i.tenant_id = :tenant
-  AND i.status = 'failed' AND i.current_stage = d.stage
-ORDER BY i.id FOR UPDATE OF i
+SELECT i.id FROM items i
+WHERE i.tenant_id = :tenant AND i.status = 'failed'
+  AND EXISTS (SELECT 1 FROM dead_letters d
+              WHERE d.id = ANY(CAST(:ids AS uuid[])) AND d.tenant_id = :tenant
+                AND d.item_id = i.id AND d.stage = i.current_stage)
+ORDER BY i.id FOR UPDATE
 """)
 
 _RERUN = text("""
