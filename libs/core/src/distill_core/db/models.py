@@ -267,15 +267,26 @@ class Delivery(Base):
     """One notification to one destination (webhook or push), deduplicated by event id."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("destination_id", "event_id", name="uq_deliveries_destination_event"),)
+    __table_args__ = (
+        UniqueConstraint("destination_id", "event_id", name="uq_deliveries_destination_event"),
+        # The notifier's work queue: pending deliveries by when they are due (see distill_notifier.queue).
+        Index("ix_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+        Index("ix_deliveries_updated", "updated_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     tenant_id: Mapped[str] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     destination_id: Mapped[uuid.UUID]
     event_id: Mapped[str] = mapped_column(String(128))
+    # pending (due at next_attempt_at) | delivered | failed (given up, see last_error)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
     delivered_at: Mapped[datetime | None]
+    event_type: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    # The exact JSON sent (webhook body, or the push payload before encryption).
+    body: Mapped[str] = mapped_column(Text, default="", server_default="")
+    next_attempt_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
