@@ -271,6 +271,12 @@ class Delivery(Base):
         UniqueConstraint("destination_id", "event_id", name="uq_deliveries_destination_event"),
         # The notifier's work queue: pending deliveries by when they are due (see distill_notifier.queue).
         Index("ix_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+        Index(
+            "ix_deliveries_destination_due",
+            "destination_id",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
         Index("ix_deliveries_updated", "updated_at"),
     )
 

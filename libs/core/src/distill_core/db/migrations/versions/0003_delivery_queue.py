@@ -33,11 +33,19 @@ def upgrade() -> None:
         unique=False,
         postgresql_where=sa.text("status = 'pending'"),
     )
+    op.create_index(
+        "ix_deliveries_destination_due",
+        "deliveries",
+        ["destination_id", "next_attempt_at"],
+        unique=False,
+        postgresql_where=sa.text("status = 'pending'"),
+    )
     op.create_index("ix_deliveries_updated", "deliveries", ["updated_at"], unique=False)
 
 
 def downgrade() -> None:
     op.drop_index("ix_deliveries_updated", table_name="deliveries")
+    op.drop_index("ix_deliveries_destination_due", table_name="deliveries")
     op.drop_index("ix_deliveries_due", table_name="deliveries")
     op.drop_column("deliveries", "updated_at")
     op.drop_column("deliveries", "next_attempt_at")
