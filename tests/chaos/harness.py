@@ -155,6 +155,7 @@ class Result:
     recovery_seconds: float
     failures_by_code: dict[str, int]
     dead_letters: dict[str, int]
+    failed_inputs: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         return (f"chaos[{self.scenario}]: items={self.items} succeeded={self.succeeded} failed={self.failed} "
@@ -162,7 +163,7 @@ class Result:
                 f"duplicate_events={self.duplicate_events} missing_item_events={self.missing_item_events} "
                 f"task_event={self.task_event} faults={self.faults} seconds={self.seconds:.1f} "
                 f"recovery_seconds={self.recovery_seconds:.1f} failures={self.failures_by_code} "
-                f"dead_letters={self.dead_letters}")
+                f"dead_letters={self.dead_letters} failed_inputs={self.failed_inputs}")
 
 
 async def run_scenario(e: Env, name: str, urls: list[str],
@@ -195,7 +196,7 @@ async def audit(e: Env, name: str, task_id: str, n: int, t0: float, finished: fl
     try:
         async with engine.connect() as conn:
             items = [dict(r._mapping) for r in await conn.execute(
-                text("SELECT id, status, error FROM items WHERE task_id = :t"), {"t": uuid.UUID(task_id)})]
+                text("SELECT id, status, error, input FROM items WHERE task_id = :t"), {"t": uuid.UUID(task_id)})]
             exports = Counter(r[0] for r in await conn.execute(
                 text("SELECT e.item_id FROM exports e JOIN items i ON i.id = e.item_id WHERE i.task_id = :t"),
                 {"t": uuid.UUID(task_id)}))
@@ -234,6 +235,7 @@ async def audit(e: Env, name: str, task_id: str, n: int, t0: float, finished: fl
         recovery_seconds=max(0.0, finished - last_fault),
         failures_by_code=dict(Counter((i["error"] or {}).get("code", "?") for i in items if i["status"] == "failed")),
         dead_letters=dict(dead),
+        failed_inputs=sorted(i["input"].rsplit("/", 1)[-1] for i in items if i["status"] == "failed")[:20],
     )
 
 

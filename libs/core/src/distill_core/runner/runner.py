@@ -21,7 +21,7 @@ import socket
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
@@ -87,6 +87,7 @@ class Outcome:
     error: DistillError | None = None
     delay: float = 0.0
     refund: bool = False
+    recorded: asyncio.Event = field(default_factory=asyncio.Event)  # set once committed and settled
 
 
 def backoff_delay(st: StageSettings, attempt: int, rng: random.Random = random._inst) -> float:  # type: ignore[attr-defined]
@@ -389,32 +390,50 @@ class StageRunner:
         structlog.contextvars.bind_contextvars(
             task_id=ctx.task_id, item_id=ctx.item_id, stage=self.stage.name, attempt=ctx.attempt
         )
+        if ctx.item.get("prev_status") != "running":
+            await self._attempt(ctx)
+            return
+        # The previous attempt died with its worker: run this one alone, so that if it
+        # is the cause it takes nothing else down with it, and stay alone until its
+        # outcome is recorded (a crash before that would blame it again). One that has
+        # already died alone `max_attempts` times is a poison pill: not run again.
+        self.slots.release()  # wait for exclusivity without holding a slot
+        in_attempt = False
+        try:
+            async with self.slots.exclusive():  # takes the slot _attempt() gives back
+                try:
+                    solo = await self._with_db(store.count_solo_run, self.stage.name, ctx.item_id)
+                except asyncio.CancelledError:
+                    self.slots.release()
+                    raise
+                fail = None
+                if solo > self.cfg.max_attempts:
+                    fail = errors.PoisonMessage(
+                        f"the {self.stage.name} worker died during each of the {solo - 1} attempts "
+                        "that ran this job alone"
+                    )
+                else:
+                    ctx.log.info("re-running alone a job whose worker died", solo_run=solo)
+                in_attempt = True
+                outcome = await self._attempt(ctx, fail_with=fail)
+                await outcome.recorded.wait()
+        except asyncio.CancelledError:
+            if not in_attempt:  # stopped while waiting its turn: give the job back
+                self._forget_active(ctx)
+                why = "cancelled" if ctx.cancel_reason == "cancelled" else "released"
+                self._done_q.put_nowait(Outcome(ctx, why))
+            raise
+
+    async def _attempt(self, ctx: JobContext, fail_with: DistillError | None = None) -> Outcome:
+        """Run handle() once under the stage timeout (holding one slot) and queue the outcome."""
         metrics.STAGE_IN_FLIGHT.labels(self.stage.name).inc()
         t0 = time.monotonic()
-        holding = True  # this attempt holds one concurrency slot
         try:
-            if ctx.item.get("prev_status") == "running":
-                # The previous attempt died with its worker: run this one alone, so that
-                # if it is the cause it takes nothing else down with it. One that has
-                # already died alone `max_attempts` times is a poison pill: not run again.
-                self.slots.release()  # wait for exclusivity without holding a slot
-                holding = False
-                async with self.slots.exclusive():
-                    holding = True
-                    solo = await self._with_db(store.count_solo_run, self.stage.name, ctx.item_id)
-                    if solo > self.cfg.max_attempts:
-                        raise errors.PoisonMessage(
-                            f"the {self.stage.name} worker died during each of the {solo - 1} attempts "
-                            "that ran this job alone"
-                        )
-                    ctx.log.info("re-running alone a job whose worker died", solo_run=solo)
-                    async with asyncio.timeout(self.cfg.timeout):
-                        failpoints.crash("runner.crash_on_input", str(ctx.item.get("input") or ""))
-                        result = await self.stage.handle(ctx)
-            else:
-                async with asyncio.timeout(self.cfg.timeout):
-                    failpoints.crash("runner.crash_on_input", str(ctx.item.get("input") or ""))
-                    result = await self.stage.handle(ctx)
+            if fail_with is not None:
+                raise fail_with
+            async with asyncio.timeout(self.cfg.timeout):
+                failpoints.crash("runner.crash_on_input", str(ctx.item.get("input") or ""))
+                result = await self.stage.handle(ctx)
             outcome = Outcome(ctx, "done", result=result)
         except asyncio.CancelledError:
             if ctx.cancel_reason == "cancelled":
@@ -430,13 +449,16 @@ class StageRunner:
         finally:
             metrics.STAGE_IN_FLIGHT.labels(self.stage.name).dec()
             metrics.STAGE_DURATION.labels(self.stage.name).observe(time.monotonic() - t0)
-            if holding:
-                self.slots.release()
-            self._active.pop(ctx.item_id, None)
-            self._by_task[ctx.task_id].discard(ctx.item_id)
-            if not self._by_task[ctx.task_id]:
-                self._by_task.pop(ctx.task_id, None)
+            self.slots.release()
+            self._forget_active(ctx)
         self._done_q.put_nowait(outcome)
+        return outcome
+
+    def _forget_active(self, ctx: JobContext) -> None:
+        self._active.pop(ctx.item_id, None)
+        self._by_task[ctx.task_id].discard(ctx.item_id)
+        if not self._by_task[ctx.task_id]:
+            self._by_task.pop(ctx.task_id, None)
 
     def _judge(self, ctx: JobContext, err: DistillError) -> Outcome:
         """Retry with back-off, or fail for good."""
@@ -467,6 +489,7 @@ class StageRunner:
                 log.exception("completion batch failed; jobs will be redelivered", stage=self.stage.name)
                 for o in batch:
                     await self._settle(o.ctx.msg, "nak", delay=5.0)
+                    o.recorded.set()
             finally:
                 self._completing = False
 
@@ -511,6 +534,7 @@ class StageRunner:
             else:
                 await self._settle(o.ctx.msg, "ack")
             self._count(o)
+            o.recorded.set()
         if finished_tasks:
             await self._finish_tasks(finished_tasks)
 

@@ -1,0 +1,88 @@
+"""JetStream durability trade-off: a bare 3-hop chain with the default fsync and with
+`sync_interval: always` (Jepsen 2025: NATS acknowledges before fsync by default).
+
+    python -m bench.jetstream_sync            # 5,000 items per run
+Writes bench/results/jetstream_sync.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nats
+from nats.js import api
+
+from distill_cli.embedded import NatsServer
+
+RESULTS = Path(__file__).resolve().parent / "results"
+HOPS = ("a", "b", "c")
+
+
+async def chain(url: str, n: int, batch: int = 256) -> float:
+    """Items/s through three WorkQueue hops, one pull consumer per hop, as bare as it gets."""
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    await js.add_stream(api.StreamConfig(name="CHAIN", subjects=["chain.>"], retention=api.RetentionPolicy.WORK_QUEUE,
+                                         storage=api.StorageType.FILE))
+    subs = []
+    for h in HOPS:
+        await js.add_consumer("CHAIN", api.ConsumerConfig(durable_name=h, filter_subject=f"chain.{h}",
+                                                         ack_policy=api.AckPolicy.EXPLICIT, max_ack_pending=-1))
+        subs.append(await js.pull_subscribe_bind(durable=h, stream="CHAIN"))
+    done = asyncio.Event()
+    finished = 0
+
+    async def hop(i: int) -> None:
+        nonlocal finished
+        nxt = f"chain.{HOPS[i + 1]}" if i + 1 < len(HOPS) else None
+        while not done.is_set():
+            try:
+                msgs = await subs[i].fetch(batch, timeout=1)
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                continue
+            if nxt:
+                await asyncio.gather(*(js.publish(nxt, m.data) for m in msgs))
+            await asyncio.gather(*(m.ack() for m in msgs))
+            if not nxt:
+                finished += len(msgs)
+                if finished >= n:
+                    done.set()
+
+    t0 = time.perf_counter()
+    workers = [asyncio.create_task(hop(i)) for i in range(len(HOPS))]
+    for start in range(0, n, 1000):
+        await asyncio.gather(*(js.publish("chain.a", b"x" * 64) for _ in range(start, min(n, start + 1000))))
+    await done.wait()
+    dt = time.perf_counter() - t0
+    for w in workers:
+        w.cancel()
+    await asyncio.gather(*workers, return_exceptions=True)
+    await nc.close()
+    return n / dt
+
+
+def main(smoke: bool = False) -> dict:
+    n = 500 if smoke else 5000
+    out = {"items": n}
+    for label, sync in (("default_fsync", False), ("sync_always", True)):
+        with tempfile.TemporaryDirectory() as d:
+            srv = NatsServer(Path(d), sync_always=sync).start()
+            try:
+                out[label] = round(asyncio.run(chain(srv.url, n)), 1)
+            finally:
+                srv.stop()
+    out["ratio"] = round(out["sync_always"] / out["default_fsync"], 3)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "jetstream_sync.json").write_text(json.dumps(out, indent=2))
+    print(f"3-hop bare JetStream chain, {n} items: default fsync {out['default_fsync']} items/s, "
+          f"sync_interval always {out['sync_always']} items/s (x{out['ratio']})")
+    return out
+
+
+if __name__ == "__main__":
+    main(smoke="--smoke" in sys.argv)
