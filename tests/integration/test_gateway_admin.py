@@ -47,17 +47,17 @@ async def test_list_workers_shows_live_heartbeats_only(gw: Gateway, client: Asyn
         hb.start_time.FromSeconds(int(now) - 60)
         await kv.put(worker_key(stage, name), hb.SerializeToString())
     try:
-        mine = [w for w in await client.list_workers() if w.name.endswith(tag)]
+        mine = [w for w in (await client.list_workers()).workers if w.name.endswith(tag)]
         assert [w.name for w in mine] == [f"p-{tag}", f"a-{tag}"]  # the one silent for 40 s is gone
         p = mine[0]
         assert (p.stage, p.host, p.pid, p.state) == (common_pb2.STAGE_PARSE, "h1", 4242, admin_pb2.WORKER_STATE_BUSY)
         assert (list(p.current_item_ids), p.processed_count, p.failed_count, p.concurrency) == (["i1"], 10, 2, 8)
-        only_ai = [w.name for w in await client.list_workers(stage="ai") if w.name.endswith(tag)]
+        only_ai = [w.name for w in (await client.list_workers(stage="ai")).workers if w.name.endswith(tag)]
         assert only_ai == [f"a-{tag}"]
     finally:
         for stage, name in (("parse", f"p-{tag}"), ("ai", f"a-{tag}"), ("notion", f"n-{tag}")):
             await kv.delete(worker_key(stage, name))
-    assert not [w for w in await client.list_workers() if w.name.endswith(tag)]
+    assert not [w for w in (await client.list_workers()).workers if w.name.endswith(tag)]
 
 
 async def test_queue_stats_per_stage_and_lane(gw: Gateway, client: AsyncClient) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from distill_cli import keys, tasks
+from distill_cli import admin, keys, tasks
 
 app = typer.Typer(
     name="distill",
@@ -17,6 +17,7 @@ app = typer.Typer(
 )
 app.add_typer(keys.app, name="keys")
 tasks.register(app)
+admin.register(app)
 
 
 @app.command()

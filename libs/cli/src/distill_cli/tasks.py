@@ -1,197 +1,169 @@
-"""`distill submit` and `distill status`."""
+"""Task commands: submit, watch, status, list, retry, cancel (all on the client library)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import typer
-from distill.v1 import common_pb2, task_pb2
-from distill_client import AsyncClient, DistillClientError
-from google.protobuf import json_format
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from distill.v1 import task_pb2
+from distill_client import AsyncClient
 
-out = Console()
-err = Console(stderr=True)
+from distill_cli import render
+from distill_cli.common import (
+    EXIT_OK,
+    ApiKey,
+    AsJson,
+    Gateway,
+    as_dict,
+    err,
+    exit_code,
+    out,
+    parse_labels,
+    print_json,
+    run,
+    usage_error,
+)
 
-EXIT_OK, EXIT_FAILED, EXIT_PARTIAL = 0, 1, 3
-STAGE_LABEL = {common_pb2.STAGE_PARSE: "parse", common_pb2.STAGE_AI: "ai", common_pb2.STAGE_NOTION: "export"}
-DONE_PHASE = {task_pb2.PHASE_STATUS_SUCCEEDED, task_pb2.PHASE_STATUS_FAILED, task_pb2.PHASE_STATUS_CANCELLED}
-
-Gateway = typer.Option(None, "--gateway", envvar="DISTILL_GATEWAY", help="HOST:PORT of the gateway.")
-ApiKey = typer.Option(None, "--api-key", envvar="DISTILL_API_KEY", help="API key.", show_default=False)
-AsJson = typer.Option(False, "--json", help="Machine-readable JSON output.")
-
-
-def name(enum: Any, value: int) -> str:
-    n = enum.Name(value)
-    for prefix in ("TASK_STATUS_", "ITEM_STATUS_", "PHASE_STATUS_", "STAGE_"):
-        n = n.removeprefix(prefix)
-    return n.lower()
+INPUT_KINDS = ("url", "parsed", "ai")
 
 
-def exit_code(task: task_pb2.Task) -> int:
-    if task.status == task_pb2.TASK_STATUS_SUCCEEDED:
-        return EXIT_OK
-    if task.status == task_pb2.TASK_STATUS_PARTIALLY_FAILED:
-        return EXIT_PARTIAL
-    return EXIT_FAILED
+def read_inputs(args: list[str], file: Path | None) -> list[str]:
+    """Arguments, then lines of --file, then stdin ('-' or a pipe); blank lines and # comments skipped."""
 
+    def lines(text: str) -> list[str]:
+        return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
 
-def as_dict(msg: Any) -> dict[str, Any]:
-    return json_format.MessageToDict(msg, preserving_proto_field_name=True)
-
-
-def read_urls(args: list[str], file: Path | None) -> list[str]:
-    urls = [a for a in args if a != "-"]
+    inputs = [a for a in args if a != "-"]
     if file:
-        urls += [ln.strip() for ln in file.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
-    if "-" in args or (not urls and not sys.stdin.isatty()):
-        urls += [ln.strip() for ln in sys.stdin if ln.strip() and not ln.startswith("#")]
-    return urls
+        try:
+            inputs += lines(file.read_text())
+        except OSError as e:
+            raise usage_error(f"cannot read --file {file}: {e.strerror}") from None
+    if "-" in args or (not inputs and not sys.stdin.isatty()):
+        inputs += lines(sys.stdin.read())
+    return inputs
 
 
-def summary_table(task: task_pb2.Task) -> Table:
-    t = Table(title=f"task {task.id} · {name(task_pb2.TaskStatus, task.status)}", show_lines=False)
-    t.add_column("#", justify="right")
-    t.add_column("status")
-    t.add_column("title / error", overflow="fold", max_width=60)
-    t.add_column("result", overflow="fold", max_width=60)
-    for it in task.items:
-        st = name(task_pb2.ItemStatus, it.status)
-        color = {"succeeded": "green", "failed": "red", "cancelled": "yellow"}.get(st, "white")
-        if it.status == task_pb2.ITEM_STATUS_FAILED:
-            detail = f"[red]{it.error.code}[/red]: {it.error.message}"
-        else:
-            detail = it.title or it.input
-        result = it.export.url or (it.ai.summary[:80] if it.ai.summary else "")
-        t.add_row(str(it.position + 1), f"[{color}]{st}[/{color}]", detail, result)
-    return t
+async def follow(client: AsyncClient, task: task_pb2.Task, as_json: bool, from_sequence: int = 0) -> task_pb2.Task:
+    """Show the task's progress until it ends (bars, or JSON lines); returns it with its items."""
+    if as_json:
+        async for ev in client.watch(task.id, from_sequence):
+            print_json(ev, lines=True)
+    else:
+        live = render.LiveProgress(task)
+        with live.progress:
+            async for ev in client.watch(task.id, from_sequence):
+                live.apply(ev)
+    return await client.get_task(task.id, include_items=True)
 
 
-class LiveProgress:
-    """Per-stage progress bars driven by WatchTask events."""
-
-    def __init__(self, task: task_pb2.Task) -> None:
-        self.stages = list(task.stages) or [common_pb2.STAGE_PARSE, common_pb2.STAGE_AI, common_pb2.STAGE_NOTION]
-        self.total = task.counts.total
-        self.phase: dict[tuple[str, int], int] = {}
-        self.failed: set[str] = set()
-        self.progress = Progress(
-            TextColumn("{task.description:>8}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[note]}"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=False,
-        )
-        self.bars = {s: self.progress.add_task(STAGE_LABEL.get(s, "?"), total=self.total, note="") for s in self.stages}
-
-    def apply_item(self, item: task_pb2.Item) -> None:
-        for p in item.phases:
-            self.phase[(item.id, p.stage)] = p.status
-        if item.status == task_pb2.ITEM_STATUS_FAILED:
-            self.failed.add(item.id)
-
-    def apply(self, ev: task_pb2.TaskEvent) -> None:
-        if ev.type == task_pb2.EVENT_TYPE_SNAPSHOT:
-            for it in ev.task.items:
-                self.apply_item(it)
-        elif ev.type == task_pb2.EVENT_TYPE_ITEM_UPDATED:
-            self.apply_item(ev.item)
-        for s, bar in self.bars.items():
-            done = sum(1 for (_, st), v in self.phase.items() if st == s and v in DONE_PHASE)
-            failed = sum(1 for (_, st), v in self.phase.items() if st == s and v == task_pb2.PHASE_STATUS_FAILED)
-            self.progress.update(bar, completed=done, note=f"[red]{failed} failed[/red]" if failed else "")
-
-
-async def _submit(
-    urls: list[str],
-    wait: bool,
-    as_json: bool,
-    gateway: str | None,
-    api_key: str | None,
-    priority: str,
-    labels: list[str],
-    stages: list[str],
-) -> int:
-    prio = {"high": common_pb2.PRIORITY_HIGH, "normal": common_pb2.PRIORITY_NORMAL, "low": common_pb2.PRIORITY_LOW}
-    stage_enum = {
-        "parse": common_pb2.STAGE_PARSE,
-        "ai": common_pb2.STAGE_AI,
-        "notion": common_pb2.STAGE_NOTION,
-        "export": common_pb2.STAGE_NOTION,
-    }
-    lbl = dict(kv.split("=", 1) for kv in labels)
-    async with AsyncClient(gateway, api_key) as client:
-        task = await client.submit(urls, priority=prio[priority], labels=lbl, stages=[stage_enum[s] for s in stages])
-        if not wait:
-            print(json.dumps(as_dict(task)) if as_json else task.id)
-            return EXIT_OK
-        if not as_json:
-            err.print(f"task [bold]{task.id}[/bold]: {len(urls)} URL(s) accepted")
-            live = LiveProgress(task)
-            with live.progress:
-                async for ev in client.watch(task.id):
-                    live.apply(ev)
-        else:
-            async for _ in client.watch(task.id):
-                pass
-        final = await client.get_task(task.id, include_items=True)
-        if as_json:
-            print(json.dumps(as_dict(final), indent=2))
-        else:
-            out.print(summary_table(final))
-            print(final.id)
-        return exit_code(final)
+def show_final(task: task_pb2.Task, as_json: bool) -> int:
+    if as_json:
+        return exit_code(task)
+    out.print(render.items_table(task, task.items))
+    out.print(render.task_summary(task))
+    return exit_code(task)
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
     def submit(
-        urls: list[str] = typer.Argument(None, help="URLs to distill ('-' reads them from stdin)."),
-        file: Path = typer.Option(None, "--file", "-f", help="Read URLs from a file, one per line."),
+        inputs: list[str] = typer.Argument(None, help="URLs (or content ids with --input), '-' reads stdin."),
+        file: Path = typer.Option(None, "--file", "-f", help="Read them from a file, one per line."),
         wait: bool = typer.Option(False, "--wait", "-w", help="Show live progress and wait for the result."),
         priority: str = typer.Option("normal", "--priority", "-p", help="high, normal or low."),
         label: list[str] = typer.Option([], "--label", "-l", help="KEY=VALUE label (repeatable)."),
-        stage: list[str] = typer.Option([], "--stage", help="Run only these stages (parse, ai, export)."),
+        stage: list[str] = typer.Option([], "--stage", "-s", help="Run only these stages (parse, ai, export)."),
+        input_kind: str = typer.Option(
+            "url",
+            "--input",
+            help="What the arguments are: url, parsed (content ids: start at ai), ai (start at export).",
+        ),
+        idempotency_key: str = typer.Option("", "--idempotency-key", "-k", help="Same key: the same task back."),
+        model: str = typer.Option("", "--model", help="A named AI model of the deployment."),
+        recipe: bool = typer.Option(False, "--recipe", help="Also extract a recipe from free text."),
+        destination: str = typer.Option("", "--destination", help="markdown or notion (default: the deployment's)."),
         as_json: bool = AsJson,
         gateway: str = Gateway,
         api_key: str = ApiKey,
     ) -> None:
         """Submit URLs; prints the task id (with --wait: live progress, then a summary).
 
-        Exit codes with --wait: 0 all succeeded, 3 some failed, 1 all failed or an error.
+        Exit codes with --wait: 0 all succeeded, 3 some failed, 1 all failed, cancelled or an error.
 
         Examples:
 
             distill submit https://example.com/article
             distill submit --wait https://a.example/x https://b.example/y
-            cat links.txt | distill submit - --wait --priority low
+            cat links.txt | distill submit - --wait --priority low --label list=reading
+            distill submit --file links.txt --stage parse --json
+            distill submit --input parsed 6f1c... --stage ai     # re-summarise earlier content
         """
-        all_urls = read_urls(urls or [], file)
-        if not all_urls:
-            err.print("[red]no URLs given[/red] (arguments, --file, or '-' for stdin)")
-            raise typer.Exit(2)
-        if priority not in ("high", "normal", "low"):
-            err.print(f"[red]--priority must be high, normal or low, not {priority!r}[/red]")
-            raise typer.Exit(2)
-        bad = [lb for lb in label if "=" not in lb]
-        if bad:
-            err.print(f"[red]--label must be KEY=VALUE: {bad[0]!r}[/red]")
-            raise typer.Exit(2)
-        try:
-            code = asyncio.run(_submit(all_urls, wait, as_json, gateway, api_key, priority, label, stage))
-        except DistillClientError as e:
-            err.print(f"[red]{e.code.name}[/red]: {e.message}")
-            raise typer.Exit(EXIT_FAILED) from None
-        raise typer.Exit(code)
+        items = read_inputs(inputs or [], file)
+        if not items:
+            raise usage_error("nothing to submit: give URLs as arguments, --file, or '-' for stdin")
+        if input_kind not in INPUT_KINDS:
+            raise usage_error(f"--input must be one of {', '.join(INPUT_KINDS)}, not {input_kind!r}")
+        if destination and destination not in ("markdown", "notion"):
+            raise usage_error(f"--destination must be markdown or notion, not {destination!r}")
+        labels = parse_labels(label)
+        ai = {"model": model, **({"extractRecipe": True} if recipe else {})}
+        export = {"destination": f"DESTINATION_{destination.upper()}"} if destination else None
+
+        async def go(client: AsyncClient) -> int:
+            task = await client.submit(
+                items if input_kind == "url" else (),
+                parsed_content_ids=items if input_kind == "parsed" else (),
+                ai_content_ids=items if input_kind == "ai" else (),
+                stages=stage,
+                priority=priority,
+                labels=labels,
+                idempotency_key=idempotency_key,
+                ai=ai,
+                export=export,
+            )
+            if not wait:
+                print_json(task) if as_json else print(task.id)
+                return EXIT_OK
+            if not as_json:
+                err.print(f"task [bold]{task.id}[/bold]: {len(items)} input(s) accepted")
+            final = await follow(client, task, as_json)
+            if as_json:
+                print_json(final)
+                return exit_code(final)
+            code = show_final(final, as_json)
+            print(final.id)  # last, for scripts
+            return code
+
+        raise typer.Exit(run(gateway, api_key, go))
+
+    @app.command()
+    def watch(
+        task_id: str = typer.Argument(..., help="Task id."),
+        from_sequence: int = typer.Option(0, "--from-sequence", help="Resume after this event sequence."),
+        as_json: bool = typer.Option(False, "--json", help="One JSON event per line, then the final task."),
+        gateway: str = Gateway,
+        api_key: str = ApiKey,
+    ) -> None:
+        """Follow a task live until it finishes (progress bars, or JSON lines).
+
+        Exit codes: 0 all succeeded, 3 some failed, 1 all failed, cancelled or an error.
+
+        Examples:
+
+            distill watch 0b6c...
+            distill watch 0b6c... --json | jq -c 'select(.type == "EVENT_TYPE_ITEM_UPDATED")'
+        """
+
+        async def go(client: AsyncClient) -> int:
+            task = await client.get_task(task_id)
+            final = await follow(client, task, as_json, from_sequence)
+            if as_json:
+                print_json(final, lines=True)
+            return show_final(final, as_json)
+
+        raise typer.Exit(run(gateway, api_key, go))
 
     @app.command()
     def status(
@@ -202,24 +174,126 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show a task and its items.
 
-        Example: distill status 0b6c...
+        Exit codes: 0 succeeded or still running, 3 finished with some failures, 1 failed, cancelled or an error.
+
+        Examples:
+
+            distill status 0b6c...
+            distill status 0b6c... --json | jq '.items[] | select(.status == "ITEM_STATUS_FAILED") | .input'
         """
 
-        async def go() -> task_pb2.Task:
-            async with AsyncClient(gateway, api_key) as client:
-                return await client.get_task(task_id, include_items=True)
+        async def go(client: AsyncClient) -> task_pb2.Task:
+            return await client.get_task(task_id, include_items=True)
 
-        try:
-            task = asyncio.run(go())
-        except DistillClientError as e:
-            err.print(f"[red]{e.code.name}[/red]: {e.message}")
-            raise typer.Exit(EXIT_FAILED) from None
+        task = run(gateway, api_key, go)
         if as_json:
-            print(json.dumps(as_dict(task), indent=2))
+            print_json(task)
         else:
-            c = task.counts
-            out.print(
-                f"{c.succeeded} succeeded, {c.failed} failed, {c.cancelled} cancelled, "
-                f"{c.pending + c.running} in progress of {c.total} · {task.progress}%"
-            )
-            out.print(summary_table(task))
+            out.print(render.task_summary(task))
+            out.print(render.items_table(task, task.items))
+        raise typer.Exit(exit_code(task))
+
+    @app.command("list")
+    def list_(
+        status: list[str] = typer.Option([], "--status", help="Only tasks in this status (repeatable)."),
+        label: list[str] = typer.Option([], "--label", "-l", help="Only tasks with this KEY=VALUE label (repeatable)."),
+        limit: int = typer.Option(20, "--limit", "-n", min=1, help="At most this many (newest first)."),
+        all_: bool = typer.Option(False, "--all", help="Every matching task (pages through them all)."),
+        as_json: bool = AsJson,
+        gateway: str = Gateway,
+        api_key: str = ApiKey,
+    ) -> None:
+        """List your tasks, newest first.
+
+        Examples:
+
+            distill list
+            distill list --status failed --status partially_failed
+            distill list --label list=reading --all --json | jq -r '.tasks[].id'
+        """
+        labels = parse_labels(label)
+
+        async def go(client: AsyncClient) -> tuple[list[task_pb2.Task], int]:
+            first = await client.list_tasks(statuses=status, labels=labels, page_size=min(limit, 1000))
+            tasks = list(first.tasks)
+            token = first.next_page_token
+            while token and (all_ or len(tasks) < limit):
+                page = await client.list_tasks(
+                    statuses=status,
+                    labels=labels,
+                    page_size=1000 if all_ else min(limit - len(tasks), 1000),
+                    page_token=token,
+                )
+                tasks += page.tasks
+                token = page.next_page_token
+            return (tasks if all_ else tasks[:limit]), first.total_size
+
+        tasks, total = run(gateway, api_key, go)
+        if as_json:
+            print_json({"total_size": total, "tasks": [as_dict(t) for t in tasks]})
+        else:
+            out.print(render.tasks_table(tasks, total))
+            if len(tasks) < total:
+                err.print(f"showing {len(tasks)} of {total}: --limit N or --all for more")
+
+    @app.command()
+    def retry(
+        task_id: str = typer.Argument(..., help="Task id."),
+        item: list[str] = typer.Option([], "--item", "-i", help="Only this item (repeatable)."),
+        stage: str = typer.Option(None, "--stage", "-s", help="Only items that failed at this stage."),
+        error_code: str = typer.Option("", "--error-code", "-c", help="Only items that failed with this code."),
+        wait: bool = typer.Option(False, "--wait", "-w", help="Show live progress and wait for the result."),
+        as_json: bool = AsJson,
+        gateway: str = Gateway,
+        api_key: str = ApiKey,
+    ) -> None:
+        """Re-run a task's failed items, each from the stage that failed.
+
+        Prints how many items were retried (0 is not an error). Exit codes with --wait as for watch.
+
+        Examples:
+
+            distill retry 0b6c...
+            distill retry 0b6c... --error-code HTTP_SERVER_ERROR --wait
+            distill retry 0b6c... --stage ai --item 9e1d...
+        """
+
+        async def go(client: AsyncClient) -> int:
+            r = await client.retry(task_id, item_ids=item, stage=stage, error_code=error_code)
+            if as_json:
+                print_json(r, lines=wait)
+            else:
+                err.print(f"{r.retried_count} failed item(s) sent back to their queue")
+            if not wait:
+                return EXIT_OK
+            if not r.retried_count:  # nothing to wait for: the task's outcome as it stands
+                return show_final(await client.get_task(task_id, include_items=True), as_json)
+            final = await follow(client, r.task, as_json)
+            if as_json:
+                print_json(final, lines=True)
+            return show_final(final, as_json)
+
+        raise typer.Exit(run(gateway, api_key, go))
+
+    @app.command()
+    def cancel(
+        task_id: str = typer.Argument(..., help="Task id."),
+        as_json: bool = AsJson,
+        gateway: str = Gateway,
+        api_key: str = ApiKey,
+    ) -> None:
+        """Cancel a task: pending items at once, running ones are interrupted.
+
+        Exit code 1 when the task has already finished (nothing to cancel).
+
+        Example: distill cancel 0b6c...
+        """
+
+        async def go(client: AsyncClient) -> task_pb2.Task:
+            return await client.cancel(task_id)
+
+        task = run(gateway, api_key, go)
+        if as_json:
+            print_json(task)
+        else:
+            out.print(f"task {task.id} cancelled: {render.task_summary(task)}")

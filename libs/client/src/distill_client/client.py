@@ -307,10 +307,10 @@ class AsyncClient:
 
     # --- admin ---------------------------------------------------------------------------
 
-    async def list_workers(self, stage: str | int | None = None) -> list[admin_pb2.Worker]:
-        """Live workers (heard from within the TTL), by stage then name."""
+    async def list_workers(self, stage: str | int | None = None) -> admin_pb2.ListWorkersResponse:
+        """Live workers (heard from within `ttl`), by stage then name."""
         req = admin_pb2.ListWorkersRequest(stage=names.stage(stage))  # type: ignore[arg-type]
-        return list((await self._call(self.admin.ListWorkers, req, idempotent=True)).workers)
+        return await self._call(self.admin.ListWorkers, req, idempotent=True)
 
     async def queue_stats(self) -> admin_pb2.QueueStats:
         """Per stage and priority lane: pending, ack-pending, redelivered, oldest age; dead letters per stage."""
