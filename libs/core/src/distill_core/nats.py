@@ -103,6 +103,14 @@ def stream_configs(settings: Settings) -> list[jsapi.StreamConfig]:
             duplicate_window=120.0,
         ),
         jsapi.StreamConfig(
+            name=subjects.ADVISORIES_STREAM,
+            subjects=[f"{subjects.ADVISORIES_PREFIX}.>"],
+            retention=jsapi.RetentionPolicy.LIMITS,
+            storage=jsapi.StorageType.FILE,
+            num_replicas=settings.stream_replicas,
+            max_age=settings.dead_letter_max_age,
+        ),
+        jsapi.StreamConfig(
             name=subjects.DLQ_STREAM,
             subjects=[f"{subjects.DLQ_PREFIX}.>"],
             retention=jsapi.RetentionPolicy.LIMITS,
@@ -151,6 +159,20 @@ async def ensure_topology(js: JetStreamContext, settings: Settings, stages: tupl
     except NotFoundError:
         await js.add_consumer(subjects.EVENTS_STREAM, notifier_consumer_config())
     for stage in stages:
+        await _ensure_consumer(
+            js,
+            subjects.ADVISORIES_STREAM,
+            jsapi.ConsumerConfig(
+                durable_name=subjects.advisory_consumer(stage),
+                filter_subjects=[
+                    subjects.max_deliveries_advisory(subjects.job_consumer(stage, p)) for p in subjects.PRIORITIES
+                ],
+                ack_policy=jsapi.AckPolicy.EXPLICIT,
+                deliver_policy=jsapi.DeliverPolicy.ALL,
+                ack_wait=60.0,
+                max_deliver=-1,
+            ),
+        )
         for prio in subjects.PRIORITIES:
             cfg = consumer_config(settings, stage, prio)
             try:
@@ -160,6 +182,10 @@ async def ensure_topology(js: JetStreamContext, settings: Settings, stages: tupl
                     await js.add_consumer(subjects.JOBS_STREAM, cfg)
                 else:
                     raise
+
+
+async def _ensure_consumer(js: JetStreamContext, stream: str, cfg: jsapi.ConsumerConfig) -> None:
+    await js.add_consumer(stream, cfg)
 
 
 async def stream_last_seq(js: JetStreamContext, stream: str, subject: str | None = None) -> int:

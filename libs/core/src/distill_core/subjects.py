@@ -23,6 +23,10 @@ JOBS_PREFIX = "distill.jobs"
 EVENTS_PREFIX = "distill.events"
 DLQ_PREFIX = "distill.dlq"
 CANCEL_SUBJECT = "distill.control.cancel"
+# JetStream's MAX_DELIVERIES advisories for JOBS, kept in a stream so none is missed
+# while no worker is listening.
+ADVISORIES_STREAM = "ADVISORIES"
+ADVISORIES_PREFIX = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.JOBS"
 NOTIFIER_CONSUMER = "notifier"
 
 # Stage name <-> proto enum.
@@ -75,4 +79,9 @@ def msg_id(item_id: str, stage: str, generation: int) -> str:
 
 
 def max_deliveries_advisory(consumer: str) -> str:
-    return f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{JOBS_STREAM}.{consumer}"
+    return f"{ADVISORIES_PREFIX}.{consumer}"
+
+
+def advisory_consumer(stage: str) -> str:
+    """Durable on ADVISORIES through which a stage's runner learns of jobs JetStream gave up on."""
+    return f"advisory-{stage}"

@@ -151,15 +151,14 @@ class StageRunner:
                 )
             )
         await self.nc.subscribe(subjects.CANCEL_SUBJECT, cb=self._on_cancel)
-        for prio in subjects.PRIORITIES:
-            await self.nc.subscribe(
-                subjects.max_deliveries_advisory(subjects.job_consumer(self.stage.name, prio)),
-                queue=f"advisory-{self.stage.name}",
-                cb=self._on_max_deliveries,
-            )
+        advisories = await self.js.pull_subscribe_bind(
+            durable=subjects.advisory_consumer(self.stage.name), stream=subjects.ADVISORIES_STREAM
+        )
+        subs.append(advisories)
         self._subs = subs
-        for level, sub in enumerate(subs):
+        for level, sub in enumerate(subs[: len(subjects.PRIORITIES)]):
             self._tasks.append(asyncio.create_task(self._lane(level, sub), name=f"lane-{level}"))
+        self._tasks.append(asyncio.create_task(self._advisories(advisories), name="lane-advisories"))
         self._tasks.append(asyncio.create_task(self._starter(), name="starter"))
         self._tasks.append(asyncio.create_task(self._completer(), name="completer"))
         self._tasks.append(asyncio.create_task(self._heartbeat(), name="heartbeat"))
@@ -390,7 +389,7 @@ class StageRunner:
         structlog.contextvars.bind_contextvars(
             task_id=ctx.task_id, item_id=ctx.item_id, stage=self.stage.name, attempt=ctx.attempt
         )
-        if ctx.item.get("prev_status") != "running":
+        if not self._suspect(ctx):
             await self._attempt(ctx)
             return
         # The previous attempt died with its worker: run this one alone, so that if it
@@ -423,6 +422,14 @@ class StageRunner:
                 why = "cancelled" if ctx.cancel_reason == "cancelled" else "released"
                 self._done_q.put_nowait(Outcome(ctx, why))
             raise
+
+    @staticmethod
+    def _suspect(ctx: JobContext) -> bool:
+        """Did an earlier delivery of this job end with its worker? Its previous attempt never
+        recorded an outcome, or it was delivered before and never even claimed."""
+        prev = ctx.item.get("prev_status")
+        delivered = int(ctx.msg.metadata.num_delivered or 1) if ctx.msg.reply else 1
+        return prev == "running" or (prev is None and delivered > 1)
 
     async def _attempt(self, ctx: JobContext, fail_with: DistillError | None = None) -> Outcome:
         """Run handle() once under the stage timeout (holding one slot) and queue the outcome."""
@@ -707,10 +714,26 @@ class StageRunner:
                 ctx.cancel_reason = "cancelled"
                 ctx.task.cancel()
 
-    async def _on_max_deliveries(self, msg: Msg) -> None:
+    async def _advisories(self, sub: Any) -> None:
+        """Jobs JetStream gave up redelivering (MAX_DELIVERIES advisories) become dead letters."""
         from distill_core.runner.advisory import handle_max_deliveries
 
-        await handle_max_deliveries(self, msg)
+        while not self.stopping.is_set():
+            try:
+                msgs = await sub.fetch(16, timeout=self.poll_seconds)
+            except (NatsTimeout, TimeoutError):
+                continue
+            except Exception as e:
+                log.warning("advisory fetch failed", stage=self.stage.name, error=str(e))
+                await asyncio.sleep(1.0)
+                continue
+            for m in msgs:
+                try:
+                    await handle_max_deliveries(self, m)
+                    await m.ack()
+                except Exception as e:
+                    log.warning("advisory not handled; will retry", error=str(e)[:200])
+                    await self._settle(m, "nak", delay=5.0)
 
     # --- presence (ListWorkers) ----------------------------------------------------------
 
