@@ -15,9 +15,8 @@ import time
 from pathlib import Path
 
 import nats
-from nats.js import api
-
 from distill_cli.embedded import NatsServer
+from nats.js import api
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HOPS = ("a", "b", "c")
@@ -43,7 +42,7 @@ async def chain(url: str, n: int, batch: int = 256) -> float:
         while not done.is_set():
             try:
                 msgs = await subs[i].fetch(batch, timeout=1)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 continue
             if nxt:
                 await asyncio.gather(*(js.publish(nxt, m.data) for m in msgs))

@@ -24,13 +24,13 @@ from typing import Any
 
 import grpc
 import nats
-from sqlalchemy import text
-
 from distill.v1 import task_pb2
 from distill_cli.embedded import NatsServer, PostgresServer
 from distill_client import AsyncClient, DistillClientError
 from distill_core.db.migrate import upgrade
 from distill_core.db.session import make_engine
+from sqlalchemy import text
+
 from tests.e2e.conftest import PageServer, Stack, start_stack, stop_stack
 
 FULL = os.environ.get("DISTILL_CHAOS_FULL") == "1"
@@ -248,7 +248,7 @@ async def read_events(url: str, subject: str) -> list[task_pb2.TaskEvent]:
         while True:
             try:
                 m = await sub.next_msg(timeout=1.0)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 break
             out.append(task_pb2.TaskEvent.FromString(m.data))
         await sub.unsubscribe()

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import nats
 import pytest
-
 from distill.internal.v1 import jobs_pb2
 from distill.v1 import common_pb2
+
 from tests.chaos.harness import (
     Env,
     Result,

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
 from pathlib import Path
 
 import pytest
-
 from distill.v1 import task_pb2
 from distill_client import AsyncClient
+
 from tests.e2e.conftest import start_stack, stop_stack
 
 pytestmark = pytest.mark.e2e
@@ -49,7 +50,7 @@ async def test_restart_dead_child_and_resume_after_stop(tmp_path: Path, pages) -
         os.kill(kids["parser"], signal.SIGKILL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and children(stack.proc.pid).get("parser") in (None, kids["parser"]):
-            time.sleep(0.2)
+            await asyncio.sleep(0.2)
         assert children(stack.proc.pid).get("parser") not in (None, kids["parser"]), "parser was not restarted"
         assert "parser | exited with code -9; restarting" in stack.log.read_text()
         async with AsyncClient(stack.gateway, stack.api_key) as client:
@@ -58,7 +59,7 @@ async def test_restart_dead_child_and_resume_after_stop(tmp_path: Path, pages) -
         all_pids = [stack.proc.pid, *children(stack.proc.pid).values()]
     finally:
         assert stop_stack(stack.proc) == 0
-    time.sleep(0.5)
+    await asyncio.sleep(0.5)
     assert not [p for p in all_pids if alive(p)], "processes left running after SIGTERM"
 
     again = start_stack(tmp_path / "data")

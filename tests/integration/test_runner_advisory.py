@@ -6,13 +6,13 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-
 from distill_core import nats as dnats
 from distill_core.db.session import make_engine
 from distill_core.events import publish_all
 from distill_core.runner import BaseStage, JobContext, StageResult, StageRunner
 from distill_core.settings import Settings
+from sqlalchemy import text
+
 from tests.helpers import first_jobs, item_rows, make_task, make_tenant, wait_for
 
 pytestmark = pytest.mark.integration

@@ -6,10 +6,10 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-
 from distill_core.events import publish_all
 from distill_core.runner import BaseStage, JobContext, StageResult, StageRunner
+from sqlalchemy import text
+
 from tests.helpers import first_jobs, item_rows, make_task, make_tenant, task_status, wait_for
 from tests.integration.test_runner import env  # noqa: F401  (fixture)
 
