@@ -12,7 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+from distill_cli import vapid
+
+app = typer.Typer(help="Create, list and revoke API keys; make VAPID keys for Web Push.", no_args_is_help=True)
 err = Console(stderr=True)
 
 
@@ -122,3 +124,6 @@ def revoke(
         err.print("[red]no such active key[/red]")
         raise typer.Exit(1)
     print(f"revoked {n} key(s)")
+
+
+app.command("vapid")(vapid.vapid)

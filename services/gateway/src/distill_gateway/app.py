@@ -5,7 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from distill.v1 import admin_pb2, admin_pb2_grpc, pipeline_pb2, pipeline_pb2_grpc
+from distill.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    notifications_pb2,
+    notifications_pb2_grpc,
+    pipeline_pb2,
+    pipeline_pb2_grpc,
+)
 from distill_core import metrics
 from distill_core import nats as dnats
 from distill_core.db.session import make_engine, wait_for_database
@@ -16,6 +23,7 @@ from distill_core.settings import GatewaySettings
 from distill_gateway.admin import AdminServicer
 from distill_gateway.dispatch import relay_forever
 from distill_gateway.janitor import Janitor
+from distill_gateway.notifications import NotificationsServicer
 from distill_gateway.pipeline import PipelineServicer
 
 log = get_logger("gateway")
@@ -44,6 +52,11 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
                 admin_pb2_grpc.add_AdminServicer_to_server,
                 admin,
                 admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
+            ),
+            (
+                notifications_pb2_grpc.add_NotificationsServicer_to_server,
+                NotificationsServicer(settings, engine),
+                notifications_pb2.DESCRIPTOR.services_by_name["Notifications"].full_name,
             ),
         ],
     )

@@ -1,91 +1,149 @@
-"""The notifier: consumes EVENTS and fans each event out to webhooks."""
+"""The notifier: reads EVENTS, records one delivery per matching destination, and works them.
+
+Two loops that share nothing but the deliveries table:
+  intake      fetch events from the durable consumer, commit their deliveries, then ack
+  dispatcher  claim due deliveries and send each as its own task (webhooks, Web Push)
+A slow endpoint therefore never holds up the event stream, and a restart loses nothing:
+an unacked event is read again, a claimed delivery is taken again when its lease ends.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-from typing import Any
 
-import httpx
 from distill.v1 import task_pb2
+from distill_core import metrics as core_metrics
 from distill_core import nats as dnats
 from distill_core import subjects
+from distill_core.db.session import make_engine, wait_for_database
 from distill_core.grpc_server import GrpcServer
 from distill_core.logging import get_logger
-from google.protobuf import json_format
 from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from distill_notifier import intake, metrics, queue
+from distill_notifier.dispatcher import Dispatcher
 from distill_notifier.settings import NotifierSettings
+from distill_notifier.transport import Poster
+from distill_notifier.webhooks import WebhookSender
+from distill_notifier.webpush import PushSender, load_vapid, public_key
 
 log = get_logger("notifier")
 
-
-def event_json(ev: task_pb2.TaskEvent, tenant_id: str, sequence: int) -> dict[str, Any]:
-    d = json_format.MessageToDict(ev, preserving_proto_field_name=True)
-    d["sequence"] = sequence
-    d["tenant_id"] = tenant_id
-    return d
+PURGE_INTERVAL = 3600.0
 
 
-async def post(client: httpx.AsyncClient, url: str, body: bytes, event_id: str, attempts: int) -> bool:
-    delay = 0.5
-    for n in range(1, attempts + 1):
+def parse(msg: object) -> intake.Incoming | None:
+    """The event in a stream message (None when it is not one)."""
+    try:
+        ev = task_pb2.TaskEvent.FromString(msg.data)  # type: ignore[attr-defined]
+    except Exception:
+        return None
+    parts = msg.subject.split(".")  # type: ignore[attr-defined]
+    if len(parts) < 4:
+        return None
+    return intake.Incoming(parts[2], int(msg.metadata.sequence.stream), ev)  # type: ignore[attr-defined]
+
+
+async def intake_forever(
+    js: JetStreamContext, engine: AsyncEngine, settings: NotifierSettings, dispatcher: Dispatcher, stop: asyncio.Event
+) -> None:
+    sub = await js.pull_subscribe_bind(durable=subjects.NOTIFIER_CONSUMER, stream=subjects.EVENTS_STREAM)
+    try:
+        while not stop.is_set():
+            try:
+                msgs = await sub.fetch(settings.notifier_batch_size, timeout=1.0)
+            except (TimeoutError, NatsTimeout):
+                continue
+            except Exception as e:
+                log.warning("fetch failed", error=str(e))
+                await asyncio.sleep(1)
+                continue
+            events, bad = [], []
+            for m in msgs:
+                inc = parse(m)
+                (events.append((m, inc)) if inc else bad.append(m))
+            for m in bad:
+                await m.term()
+            try:
+                async with engine.begin() as conn:
+                    added = await intake.record_events(conn, [inc for _, inc in events])
+            except Exception as e:  # the events come back after a short delay; nothing is lost
+                log.warning("could not record deliveries; events will be read again", error=str(e)[:300])
+                for m, _ in events:
+                    with contextlib.suppress(Exception):
+                        await m.nak(delay=2.0)
+                continue
+            metrics.EVENTS.inc(len(events))
+            metrics.RECORDED.inc(added)
+            if added:
+                dispatcher.wake.set()
+            await asyncio.gather(*(m.ack() for m, _ in events), return_exceptions=True)
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+
+
+async def purge_forever(engine: AsyncEngine, settings: NotifierSettings, stop: asyncio.Event) -> None:
+    while not stop.is_set():
         try:
-            r = await client.post(
-                url, content=body, headers={"Content-Type": "application/json", "Distill-Event-Id": event_id}
-            )
-            if r.status_code < 300:
-                return True
-            if 400 <= r.status_code < 500 and r.status_code not in (408, 429):
-                log.warning("webhook refused event", url=url, status=r.status_code)
-                return False
-        except httpx.HTTPError as e:
-            log.info("webhook delivery failed", url=url, attempt=n, error=str(e))
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 30)
-    return False
+            async with engine.begin() as conn:
+                n = await queue.purge(conn, settings.notifier_keep_days)
+            if n:
+                log.info("finished deliveries purged", count=n)
+        except Exception as e:
+            log.warning("purge failed", error=str(e)[:300])
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), PURGE_INTERVAL)
+
+
+def senders(settings: NotifierSettings, poster: Poster) -> dict[str, WebhookSender | PushSender]:
+    vapid = None
+    if settings.vapid_private_key is not None and settings.vapid_private_key.get_secret_value().strip():
+        vapid = load_vapid(settings.vapid_private_key.get_secret_value())
+        log.info("web push enabled", vapid_public_key=public_key(vapid))
+    else:
+        log.info("web push disabled: DISTILL_VAPID_PRIVATE_KEY is not set")
+    return {
+        "webhook": WebhookSender(poster),
+        "push": PushSender(poster, vapid, settings.vapid_subject, settings.push_ttl),
+    }
 
 
 async def serve(settings: NotifierSettings, stop: asyncio.Event) -> None:
     health = GrpcServer(settings.grpc_host, settings.health_port)
     await health.start()
+    engine = make_engine(settings.database_url, pool_size=settings.database_pool_size, application_name="notifier")
+    poster = Poster(
+        timeout=settings.notifier_timeout,
+        connect_timeout=settings.notifier_connect_timeout,
+        allow_private=settings.allow_private,
+        user_agent=settings.notifier_user_agent,
+    )
+    dispatcher = Dispatcher(settings, engine, senders(settings, poster))
+    await wait_for_database(engine)
     nc = await dnats.connect(settings, "distill-notifier")
     js = dnats.jetstream(nc)
     await dnats.ensure_topology(js, settings, stages=())
-    sub = await js.pull_subscribe_bind(durable=subjects.NOTIFIER_CONSUMER, stream=subjects.EVENTS_STREAM)
-    client = httpx.AsyncClient(timeout=settings.notifier_timeout)
+    core_metrics.serve(settings.metrics_port)
+    loops = [
+        asyncio.create_task(intake_forever(js, engine, settings, dispatcher, stop)),
+        asyncio.create_task(dispatcher.run(stop)),
+        asyncio.create_task(purge_forever(engine, settings, stop)),
+    ]
     await health.set_serving(True)
-    log.info("notifier started", webhooks=len(settings.notifier_webhooks))
-    while not stop.is_set():
-        try:
-            msgs = await sub.fetch(256, timeout=1.0)
-        except (TimeoutError, NatsTimeout):
-            continue
-        except Exception as e:
-            log.warning("fetch failed", error=str(e))
-            await asyncio.sleep(1)
-            continue
-        for m in msgs:
-            try:
-                ev = task_pb2.TaskEvent.FromString(m.data)
-            except Exception:
-                await m.term()
-                continue
-            tenant = m.subject.split(".")[2]
-            body = json.dumps(event_json(ev, tenant, int(m.metadata.sequence.stream))).encode()
-            log.debug("event", type=task_pb2.EventType.Name(ev.type), task_id=ev.task_id, event_id=ev.event_id)
-            if settings.notifier_webhooks:
-                await asyncio.gather(
-                    *(
-                        post(client, u, body, ev.event_id, settings.notifier_max_attempts)
-                        for u in settings.notifier_webhooks
-                    )
-                )
-            await m.ack()
+    log.info("notifier started", allow_private_networks=settings.allow_private, health_port=health.port)
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({stopped, *loops}, return_when=asyncio.FIRST_COMPLETED)
+    crashed = next((t.exception() for t in loops if t.done() and t.exception()), None)
+    stop.set()
     await health.set_serving(False)
-    with contextlib.suppress(Exception):
-        await sub.unsubscribe()
-    await client.aclose()
+    await asyncio.gather(*loops, return_exceptions=True)
+    await poster.close()
     await dnats.close(nc)
+    await engine.dispose()
     await health.stop(1)
+    if crashed is not None:
+        raise crashed
