@@ -89,7 +89,7 @@ def items_table(task: task_pb2.Task, items: Iterable[task_pb2.Item]) -> Table:
 def tasks_table(tasks: Iterable[task_pb2.Task], total: int) -> Table:
     t = Table(title=f"{total} task(s)", title_justify="left")
     for col in ("id", "status", "items", "progress", "priority", "labels", "created"):
-        t.add_column(col, no_wrap=col in ("id", "created"))
+        t.add_column(col, no_wrap=col in ("id", "status", "created"))
     now = time.time()
     for task in tasks:
         t.add_row(
