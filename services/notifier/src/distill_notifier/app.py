@@ -86,6 +86,21 @@ async def intake_forever(
             await sub.unsubscribe()
 
 
+async def tune_consumer(js: JetStreamContext, ack_wait: float) -> None:
+    """Give the EVENTS durable our ack wait: events a killed notifier had fetched come back after it.
+
+    Intake acks as soon as the deliveries are committed (milliseconds), so a short wait costs
+    nothing and bounds how long a crash delays notifications. Reading an event twice records
+    nothing new."""
+    try:
+        info = await js.consumer_info(subjects.EVENTS_STREAM, subjects.NOTIFIER_CONSUMER)
+        if abs((info.config.ack_wait or 0.0) - ack_wait) > 0.5:
+            await js.add_consumer(subjects.EVENTS_STREAM, info.config.evolve(ack_wait=ack_wait))
+            log.info("events consumer ack wait set", seconds=ack_wait)
+    except Exception as e:  # not allowed or not supported: the stream's default stays
+        log.warning("could not set the events consumer's ack wait", error=str(e)[:300])
+
+
 async def purge_forever(engine: AsyncEngine, settings: NotifierSettings, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
@@ -127,6 +142,7 @@ async def serve(settings: NotifierSettings, stop: asyncio.Event) -> None:
     nc = await dnats.connect(settings, "distill-notifier")
     js = dnats.jetstream(nc)
     await dnats.ensure_topology(js, settings, stages=())
+    await tune_consumer(js, settings.notifier_ack_wait)
     core_metrics.serve(settings.metrics_port)
     loops = [
         asyncio.create_task(intake_forever(js, engine, settings, dispatcher, stop)),

@@ -27,6 +27,9 @@ class NotifierSettings(Settings):
         4, ge=1, le=256, description="Deliveries in flight at once to one webhook or subscription."
     )
     notifier_poll_interval: float = Field(1.0, gt=0, description="Longest wait before looking for due retries.")
+    notifier_ack_wait: float = Field(
+        15.0, ge=1, description="Seconds before an event fetched but not recorded (a crashed notifier) is read again."
+    )
     notifier_batch_size: int = Field(256, ge=1, le=1024, description="Events pulled per fetch.")
     notifier_keep_days: float = Field(7.0, gt=0, description="Days finished delivery records are kept.")
     notifier_allow_private_networks: bool | None = Field(
