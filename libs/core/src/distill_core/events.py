@@ -20,11 +20,17 @@ from distill_core import subjects
 
 @dataclass(frozen=True, slots=True)
 class OutMsg:
-    """A message to publish to JetStream: subject, payload, optional dedup id."""
+    """A message to publish to JetStream: subject, payload, optional dedup id.
+
+    `confirm=False` publishes without waiting for JetStream's acknowledgement (the
+    stream still stores it): for progress events that a later event supersedes, where
+    an acknowledged round trip per message costs more than the message is worth.
+    """
 
     subject: str
     data: bytes
     msg_id: str | None = None
+    confirm: bool = True
 
 
 def _now() -> Timestamp:
@@ -33,11 +39,11 @@ def _now() -> Timestamp:
     return t
 
 
-def item_event(tenant_id: str, item: task_pb2.Item, event_id: str) -> OutMsg:
+def item_event(tenant_id: str, item: task_pb2.Item, event_id: str, *, confirm: bool = True) -> OutMsg:
     ev = task_pb2.TaskEvent(
         type=task_pb2.EVENT_TYPE_ITEM_UPDATED, time=_now(), task_id=item.task_id, item=item, event_id=event_id
     )
-    return OutMsg(subjects.event_subject(tenant_id, item.task_id), ev.SerializeToString(), event_id)
+    return OutMsg(subjects.event_subject(tenant_id, item.task_id), ev.SerializeToString(), event_id, confirm)
 
 
 def task_event(tenant_id: str, task: task_pb2.Task, event_id: str, *, terminal: bool = False) -> OutMsg:
@@ -53,14 +59,19 @@ def task_event(tenant_id: str, task: task_pb2.Task, event_id: str, *, terminal: 
 
 
 async def publish_all(js: JetStreamContext, msgs: Sequence[OutMsg] | Iterable[OutMsg], timeout: float = 10.0) -> None:
-    """Publish concurrently; raise if any publish was not acknowledged by JetStream."""
+    """Publish concurrently; raise if any confirmed publish was not acknowledged by JetStream."""
     msgs = list(msgs)
     if not msgs:
         return
+    nc = js._nc  # the connection the context publishes on
+    for m in msgs:
+        if not m.confirm:
+            await nc.publish(m.subject, m.data, headers={"Nats-Msg-Id": m.msg_id} if m.msg_id else None)
     results = await asyncio.gather(
         *(
             js.publish(m.subject, m.data, timeout=timeout, headers={"Nats-Msg-Id": m.msg_id} if m.msg_id else None)
             for m in msgs
+            if m.confirm
         ),
         return_exceptions=True,
     )

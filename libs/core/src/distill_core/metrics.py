@@ -6,6 +6,9 @@ URL, task id or item id.
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 STAGE_ITEMS = Counter(
@@ -40,3 +43,9 @@ def serve(port: int) -> int:
     if port:
         start_http_server(port)
     return port
+
+
+@lru_cache(maxsize=4096)
+def child(metric: Any, *labels: str) -> Any:
+    """`metric.labels(*labels)`, cached: the hot path asks for the same few children."""
+    return metric.labels(*labels)

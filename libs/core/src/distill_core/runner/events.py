@@ -64,13 +64,15 @@ def _event_id(ctx: JobContext, what: str) -> str:
 
 
 def phase_event(ctx: JobContext, status: str) -> OutMsg:
-    """The phase started (the item is running at this stage)."""
-    return _item_msg(ctx.tenant_id, _item(ctx, {}, _phase(ctx, status), "running"), _event_id(ctx, status))
+    """The phase started (the item is running at this stage). Not confirmed: the phase's
+    end event, which is, supersedes it."""
+    item = _item(ctx, {}, _phase(ctx, status), "running")
+    return _item_msg(ctx.tenant_id, item, _event_id(ctx, status), confirm=False)
 
 
 def progress_event(ctx: JobContext, percent: int, message: str) -> OutMsg:
     item = _item(ctx, {}, _phase(ctx, "running", progress=percent, message=message), "running")
-    return _item_msg(ctx.tenant_id, item, _event_id(ctx, f"progress-{percent}"))
+    return _item_msg(ctx.tenant_id, item, _event_id(ctx, f"progress-{percent}"), confirm=False)
 
 
 def item_event(

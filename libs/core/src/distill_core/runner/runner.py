@@ -274,7 +274,7 @@ class StageRunner:
                     self.slots.release()
 
     async def _start_batch(self, msgs: list[Msg]) -> None:
-        metrics.BATCH_SIZE.labels(self.stage.name, "claim").observe(len(msgs))
+        metrics.child(metrics.BATCH_SIZE, self.stage.name, "claim").observe(len(msgs))
         jobs: dict[str, tuple[Msg, jobs_pb2.Job]] = {}
         for m in msgs:
             try:
@@ -323,7 +323,8 @@ class StageRunner:
             await self._dead_letter_raw(m, err, job=job)
             self.slots.release()
         for ctx in contexts:
-            metrics.STAGE_STARTED.labels(self.stage.name, subjects.PRIORITY_NAME.get(ctx.job.priority, "normal")).inc()
+            prio = subjects.PRIORITY_NAME.get(ctx.job.priority, "normal")
+            metrics.child(metrics.STAGE_STARTED, self.stage.name, prio).inc()
             self._spawn(ctx)
 
     async def _claim_tx(self, conn: AsyncConnection, jobs: dict[str, tuple[Msg, jobs_pb2.Job]]) -> Any:
@@ -361,11 +362,11 @@ class StageRunner:
                 continue  # a stale job, or nothing of ours to repeat
             ctx = JobContext(msg=m, job=job, stage=self.stage.name, item=row, attempt=int(row["attempts"] or 1))
             if row["status"] == "pending" and cur > here:
-                metrics.REDELIVERED_DONE.labels(self.stage.name).inc()
+                metrics.child(metrics.REDELIVERED_DONE, self.stage.name).inc()
                 again.append(rev.item_event(ctx, row, "succeeded"))
                 again.append(rev.job_msg(row, row["current_stage"]))
             elif row["status"] in ("succeeded", "failed") and cur == here:
-                metrics.REDELIVERED_DONE.labels(self.stage.name).inc()
+                metrics.child(metrics.REDELIVERED_DONE, self.stage.name).inc()
                 again.append(rev.item_event(ctx, row, row["phase_status"]))
                 if row["task_finished_at"] is not None:
                     ended_tasks.add(row["task_id"])
@@ -433,7 +434,7 @@ class StageRunner:
 
     async def _attempt(self, ctx: JobContext, fail_with: DistillError | None = None) -> Outcome:
         """Run handle() once under the stage timeout (holding one slot) and queue the outcome."""
-        metrics.STAGE_IN_FLIGHT.labels(self.stage.name).inc()
+        metrics.child(metrics.STAGE_IN_FLIGHT, self.stage.name).inc()
         t0 = time.monotonic()
         try:
             if fail_with is not None:
@@ -454,8 +455,8 @@ class StageRunner:
                 e = errors.TimeoutFailure(f"the {self.stage.name} stage did not finish within {self.cfg.timeout:g} s")
             outcome = self._judge(ctx, errors.classify(e))
         finally:
-            metrics.STAGE_IN_FLIGHT.labels(self.stage.name).dec()
-            metrics.STAGE_DURATION.labels(self.stage.name).observe(time.monotonic() - t0)
+            metrics.child(metrics.STAGE_IN_FLIGHT, self.stage.name).dec()
+            metrics.child(metrics.STAGE_DURATION, self.stage.name).observe(time.monotonic() - t0)
             self.slots.release()
             self._forget_active(ctx)
         self._done_q.put_nowait(outcome)
@@ -501,7 +502,7 @@ class StageRunner:
                 self._completing = False
 
     async def _complete_batch(self, batch: list[Outcome]) -> None:
-        metrics.BATCH_SIZE.labels(self.stage.name, "complete").observe(len(batch))
+        metrics.child(metrics.BATCH_SIZE, self.stage.name, "complete").observe(len(batch))
         by: dict[str, list[Outcome]] = defaultdict(list)
         for o in batch:
             by[o.kind].append(o)
@@ -535,7 +536,7 @@ class StageRunner:
         for o in batch:
             if o.kind == "retry":
                 await self._settle(o.ctx.msg, "nak", delay=o.delay)
-                metrics.STAGE_RETRIES.labels(self.stage.name).inc()
+                metrics.child(metrics.STAGE_RETRIES, self.stage.name).inc()
             elif o.kind == "released":
                 await self._settle(o.ctx.msg, "nak")
             else:
@@ -612,16 +613,16 @@ class StageRunner:
         await self._publish([rev.task_changed(r, c, terminal=True) for r, c in rows])
 
     def _count(self, o: Outcome) -> None:
-        metrics.STAGE_ITEMS.labels(self.stage.name, o.kind).inc()
+        metrics.child(metrics.STAGE_ITEMS, self.stage.name, o.kind).inc()
         if o.kind == "done":
             self.processed += 1
         elif o.kind == "fail":
             self.failed += 1
             self.processed += 1
             code = o.error.code if o.error else "INTERNAL"
-            metrics.DEAD_LETTERS.labels(self.stage.name, code).inc()
+            metrics.child(metrics.DEAD_LETTERS, self.stage.name, code).inc()
         if o.error is not None:
-            metrics.STAGE_FAILURES.labels(self.stage.name, o.error.code, str(o.kind == "fail").lower()).inc()
+            metrics.child(metrics.STAGE_FAILURES, self.stage.name, o.error.code, str(o.kind == "fail").lower()).inc()
             if o.ctx.log is not None:
                 o.ctx.log.info(
                     "attempt failed", code=o.error.code, error=o.error.message, outcome=o.kind, delay=round(o.delay, 2)
@@ -680,7 +681,7 @@ class StageRunner:
         await self._with_db(lambda conn: store.dead_letter(conn, [rev.raw_dead_letter_row(rec, self.stage.name)]))
         await self._publish([OutMsg(subjects.dlq_subject(self.stage.name), rec.SerializeToString(), rec.id)])
         await self._settle(m, "term")
-        metrics.DEAD_LETTERS.labels(self.stage.name, err.code).inc()
+        metrics.child(metrics.DEAD_LETTERS, self.stage.name, err.code).inc()
         log.warning("dead-lettered job", stage=self.stage.name, code=err.code, error=err.message)
 
     async def _progress(self, ctx: JobContext, percent: int, message: str) -> None:

@@ -27,7 +27,7 @@ WITH j AS (
     AND i.current_stage = :stage AND i.status IN ('pending', 'running')
   RETURNING i.id, i.task_id, i.tenant_id, i.input, i.input_kind, i.generation, i.position, i.title,
             i.parsed_content_id, i.ai_output_id, i.export_id, i.created_at, i.updated_at,
-            t.stages, t.ai_options, t.export_options, t.priority, t.labels
+            t.stages, t.ai_options, t.export_options, t.priority
 ), prev AS (
   SELECT item_id, status AS prev_status FROM phases WHERE stage = :stage AND item_id IN (SELECT id FROM j)
 ), ph AS (
