@@ -35,10 +35,18 @@ def password_var(user: str) -> str:
     return f"NATS_{user.upper()}_PASSWORD"
 
 
+def streams() -> list[str]:
+    """The streams ensure_topology creates (from distill_core.nats, so a new one is picked up)."""
+    from distill_core.nats import stream_configs
+    from distill_core.settings import Settings
+
+    return [str(c.name) for c in stream_configs(Settings())]
+
+
 def _topology() -> list[str]:
     """ensure_topology: every service creates or updates the streams and the notifier's durable."""
     out = []
-    for stream in (s.JOBS_STREAM, s.EVENTS_STREAM, s.DLQ_STREAM):
+    for stream in streams():
         out += [f"$JS.API.STREAM.CREATE.{stream}", f"$JS.API.STREAM.UPDATE.{stream}"]
     out += _durable(s.EVENTS_STREAM, s.NOTIFIER_CONSUMER, pull=False)
     return out
@@ -81,14 +89,16 @@ def permissions(user: str) -> dict[str, Any]:
         f"$JS.API.STREAM.INFO.{KV_STREAM}",
         f"$JS.API.STREAM.CREATE.{KV_STREAM}",
         *(subject for c in consumers for subject in _durable(s.JOBS_STREAM, c)),
-        f"$JS.API.STREAM.MSG.GET.{s.JOBS_STREAM}",  # max-deliveries backstop: read the poison job
+        # max-deliveries backstop: the stage's durable on ADVISORIES, then read the poison job
+        *_durable(s.ADVISORIES_STREAM, s.advisory_consumer(stage)),
+        f"$JS.API.STREAM.MSG.GET.{s.JOBS_STREAM}",
         f"$JS.API.STREAM.MSG.DELETE.{s.JOBS_STREAM}",  # ... and remove it from the work queue
         f"$KV.{s.WORKERS_BUCKET}.>",  # heart-beats
         *([f"{s.JOBS_PREFIX}.{after[0]}.*"] if after else []),  # the hand-off to the next stage
         f"{s.EVENTS_PREFIX}.>",
         s.dlq_subject(stage),
     ]
-    subscribe = ["_INBOX.>", s.CANCEL_SUBJECT, *(s.max_deliveries_advisory(c) for c in consumers)]
+    subscribe = ["_INBOX.>", s.CANCEL_SUBJECT]
     return {"publish": {"allow": _unique(publish)}, "subscribe": {"allow": subscribe}}
 
 
@@ -138,10 +148,10 @@ HEADER = """\
 #
 #   gateway   publishes jobs for any stage, events, cancels; the JetStream API (WatchTask,
 #             Admin RPCs); subscribes only to its reply inbox
-#   parser/ai/notion  pull from and ack their own three durables (<stage>-high|normal|low),
-#             publish the next stage's jobs (parse->ai->notion), events, their own DLQ
-#             subject and KV heart-beats; subscribe to cancels and their own
-#             max-deliveries advisories
+#   parser/ai/notion  pull from and ack their own three durables (<stage>-high|normal|low)
+#             and their durable on ADVISORIES (advisory-<stage>: max-deliveries), publish the
+#             next stage's jobs (parse->ai->notion), events, their own DLQ subject and KV
+#             heart-beats; subscribe to cancels
 #   notifier  pulls from and acks the EVENTS durable "notifier"
 #   every service may create/update the streams: each calls ensure_topology at start-up
 #   admin     everything in the account (operators, with the nats CLI)
