@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+import pytest
 from distill_cli.embedded import free_port
+from distill_client import AsyncClient
 from distill_core import nats as dnats
 from distill_core.db.session import make_engine
 from distill_core.settings import GatewaySettings
@@ -123,3 +125,11 @@ async def fail_item(gw: Gateway, item_id: str, stage: str, code: str) -> None:
         c=code,
         i=uuid.UUID(item_id),
     )
+
+
+@pytest.fixture(name="client")
+async def client_fixture(gw: Gateway) -> AsyncIterator[AsyncClient]:
+    """A client of a fresh tenant of the module's `gw` gateway."""
+    _, key = await gw.tenant()
+    async with AsyncClient(gw.address, key) as c:
+        yield c

@@ -16,7 +16,7 @@ from distill_core import subjects
 from distill_core.events import OutMsg, publish_all
 from distill_core.runner.presence import worker_key, workers_bucket
 
-from tests.integration.gateway_fixture import Gateway, fail_item, running_gateway, urls
+from tests.integration.gateway_fixture import Gateway, client_fixture, fail_item, running_gateway, urls  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration
 
@@ -25,13 +25,6 @@ pytestmark = pytest.mark.integration
 async def gw(nats_url: str, database_url: str) -> AsyncIterator[Gateway]:
     async with running_gateway(nats_url, database_url, worker_ttl=15) as g:
         yield g
-
-
-@pytest.fixture
-async def client(gw: Gateway) -> AsyncIterator[AsyncClient]:
-    _, key = await gw.tenant()
-    async with AsyncClient(gw.address, key) as c:
-        yield c
 
 
 async def test_list_workers_shows_live_heartbeats_only(gw: Gateway, client: AsyncClient) -> None:

@@ -15,7 +15,7 @@ from distill.v1 import task_pb2
 from distill_client import AsyncClient, FailedPrecondition, InvalidArgument, NotFound
 from distill_core import subjects
 
-from tests.integration.gateway_fixture import Gateway, fail_item, running_gateway, urls
+from tests.integration.gateway_fixture import Gateway, client_fixture, fail_item, running_gateway, urls  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration
 
@@ -25,13 +25,6 @@ async def gw(nats_url: str, database_url: str) -> AsyncIterator[Gateway]:
     async with running_gateway(nats_url, database_url, watch_heartbeat=0.5) as g:
         await g.js.purge_stream(subjects.JOBS_STREAM)
         yield g
-
-
-@pytest.fixture
-async def client(gw: Gateway) -> AsyncIterator[AsyncClient]:
-    _, key = await gw.tenant()
-    async with AsyncClient(gw.address, key) as c:
-        yield c
 
 
 # --- ListTasks / ListItems -----------------------------------------------------------------

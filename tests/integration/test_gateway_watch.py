@@ -11,7 +11,7 @@ import pytest
 from distill.v1 import task_pb2
 from distill_client import AsyncClient
 
-from tests.integration.gateway_fixture import Gateway, running_gateway, urls
+from tests.integration.gateway_fixture import Gateway, client_fixture, running_gateway, urls  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration
 
@@ -22,13 +22,6 @@ HEARTBEAT = task_pb2.EVENT_TYPE_HEARTBEAT
 async def gw(nats_url: str, database_url: str) -> AsyncIterator[Gateway]:
     async with running_gateway(nats_url, database_url, watch_heartbeat=0.5) as g:
         yield g
-
-
-@pytest.fixture
-async def client(gw: Gateway) -> AsyncIterator[AsyncClient]:
-    _, key = await gw.tenant()
-    async with AsyncClient(gw.address, key) as c:
-        yield c
 
 
 def keys(events: list[task_pb2.TaskEvent]) -> list[tuple[int, str]]:

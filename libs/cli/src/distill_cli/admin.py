@@ -13,6 +13,7 @@ from distill_cli.common import (
     AsJson,
     Gateway,
     as_dict,
+    collect,
     err,
     out,
     print_json,
@@ -105,18 +106,14 @@ def register(app: typer.Typer) -> None:
         """
 
         async def go(client: AsyncClient) -> tuple[list[admin_pb2.DeadLetter], int]:
-            first = await client.list_dead_letters(
-                stage=stage, task_id=task, error_code=error_code, page_size=min(limit, 1000)
+            return await collect(
+                lambda size, token: client.list_dead_letters(
+                    stage=stage, task_id=task, error_code=error_code, page_size=size, page_token=token
+                ),
+                "dead_letters",
+                limit,
+                all_,
             )
-            letters = list(first.dead_letters)
-            token = first.next_page_token
-            while token and (all_ or len(letters) < limit):
-                page = await client.list_dead_letters(
-                    stage=stage, task_id=task, error_code=error_code, page_size=1000, page_token=token
-                )
-                letters += page.dead_letters
-                token = page.next_page_token
-            return (letters if all_ else letters[:limit]), first.total_size
 
         letters, total = run(gateway, api_key, go)
         if as_json:

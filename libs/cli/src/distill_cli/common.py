@@ -92,3 +92,20 @@ def parse_labels(labels: list[str]) -> dict[str, str]:
 
 def stdin_is_interactive() -> bool:
     return sys.stdin.isatty()
+
+
+async def collect(
+    fetch: Callable[[int, str], Awaitable[Any]], field: str, limit: int, everything: bool
+) -> tuple[list[Any], int]:
+    """Rows of a list RPC: the first `limit`, or `everything`, page after page; and total_size.
+
+    `fetch(page_size, page_token)` returns one page; `field` names its repeated field.
+    """
+    first = await fetch(min(limit, 1000), "")
+    rows: list[Any] = list(getattr(first, field))
+    token = first.next_page_token
+    while token and (everything or len(rows) < limit):
+        page = await fetch(1000 if everything else min(limit - len(rows), 1000), token)
+        rows += list(getattr(page, field))
+        token = page.next_page_token
+    return (rows if everything else rows[:limit]), int(first.total_size)

@@ -16,6 +16,7 @@ from distill_cli.common import (
     AsJson,
     Gateway,
     as_dict,
+    collect,
     err,
     exit_code,
     out,
@@ -214,19 +215,12 @@ def register(app: typer.Typer) -> None:
         labels = parse_labels(label)
 
         async def go(client: AsyncClient) -> tuple[list[task_pb2.Task], int]:
-            first = await client.list_tasks(statuses=status, labels=labels, page_size=min(limit, 1000))
-            tasks = list(first.tasks)
-            token = first.next_page_token
-            while token and (all_ or len(tasks) < limit):
-                page = await client.list_tasks(
-                    statuses=status,
-                    labels=labels,
-                    page_size=1000 if all_ else min(limit - len(tasks), 1000),
-                    page_token=token,
-                )
-                tasks += page.tasks
-                token = page.next_page_token
-            return (tasks if all_ else tasks[:limit]), first.total_size
+            return await collect(
+                lambda size, token: client.list_tasks(statuses=status, labels=labels, page_size=size, page_token=token),
+                "tasks",
+                limit,
+                all_,
+            )
 
         tasks, total = run(gateway, api_key, go)
         if as_json:

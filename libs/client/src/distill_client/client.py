@@ -173,14 +173,11 @@ class AsyncClient:
     ) -> AsyncIterator[task_pb2.Task]:
         """Every matching task, newest first, page after page."""
         statuses = list(statuses)
-        token = ""
-        while True:
-            page = await self.list_tasks(statuses=statuses, labels=labels, page_size=page_size, page_token=token)
-            for t in page.tasks:
-                yield t
-            token = page.next_page_token
-            if not token:
-                return
+        async for t in _pages(
+            lambda token: self.list_tasks(statuses=statuses, labels=labels, page_size=page_size, page_token=token),
+            "tasks",
+        ):
+            yield t
 
     async def list_items(
         self, task_id: str, *, statuses: Iterable[str | int] = (), page_size: int = 0, page_token: str = ""
@@ -198,14 +195,10 @@ class AsyncClient:
     ) -> AsyncIterator[task_pb2.Item]:
         """Every matching item of the task, in task order."""
         statuses = list(statuses)
-        token = ""
-        while True:
-            page = await self.list_items(task_id, statuses=statuses, page_size=page_size, page_token=token)
-            for it in page.items:
-                yield it
-            token = page.next_page_token
-            if not token:
-                return
+        async for it in _pages(
+            lambda token: self.list_items(task_id, statuses=statuses, page_size=page_size, page_token=token), "items"
+        ):
+            yield it
 
     async def cancel(self, task_id: str) -> task_pb2.Task:
         """Cancel pending items at once and interrupt running ones; FailedPrecondition if it has finished."""
@@ -345,16 +338,13 @@ class AsyncClient:
         self, *, stage: str | int | None = None, task_id: str = "", error_code: str = "", page_size: int = 0
     ) -> AsyncIterator[admin_pb2.DeadLetter]:
         """Every matching dead letter, newest first."""
-        token = ""
-        while True:
-            page = await self.list_dead_letters(
+        async for d in _pages(
+            lambda token: self.list_dead_letters(
                 stage=stage, task_id=task_id, error_code=error_code, page_size=page_size, page_token=token
-            )
-            for d in page.dead_letters:
-                yield d
-            token = page.next_page_token
-            if not token:
-                return
+            ),
+            "dead_letters",
+        ):
+            yield d
 
     async def replay_dead_letters(
         self, ids: Iterable[str] = (), *, all: bool = False, stage: str | int | None = None, task_id: str = ""
@@ -369,6 +359,18 @@ class AsyncClient:
         """Delete dead-letter records (their items stay failed)."""
         req = _selection(admin_pb2.PurgeDeadLettersRequest, ids, all, stage, task_id)
         return await self._call(self.admin.PurgeDeadLetters, req)
+
+
+async def _pages(fetch: Callable[[str], Awaitable[Any]], field: str) -> AsyncIterator[Any]:
+    """Every row of a list RPC: `fetch(page_token)` gives one page, `field` names its rows."""
+    token = ""
+    while True:
+        page = await fetch(token)
+        for row in getattr(page, field):
+            yield row
+        token = page.next_page_token
+        if not token:
+            return
 
 
 def _selection(cls: type[T], ids: Iterable[str], all: bool, stage: str | int | None, task_id: str) -> T:
