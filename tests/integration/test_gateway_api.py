@@ -239,3 +239,30 @@ async def test_create_task_bad_input_says_what_is_wrong(client: AsyncClient) -> 
             await client.submit(**kwargs)
         assert says in e.value.message, (kwargs, e.value.message)
         assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+# --- the blocking client ---------------------------------------------------------------
+
+
+async def test_blocking_client_has_the_same_api(gw: Gateway) -> None:
+    _, key = await gw.tenant()
+
+    def use() -> tuple[str, list[str], list[int], str]:
+        from distill_client import Client
+
+        with Client(gw.address, key) as c:
+            task = c.submit(urls(3), labels={"sync": "yes"})
+            listed = [t.id for t in c.iter_tasks(labels={"sync": "yes"})]
+            c.cancel(task.id)
+            kinds = [ev.type for ev in c.watch(task.id)]
+            try:
+                c.get_task(str(uuid.uuid4()))
+                missing = "found"
+            except NotFound as e:
+                missing = e.message
+            return task.id, listed, kinds, missing
+
+    task_id, listed, kinds, missing = await asyncio.to_thread(use)
+    assert listed == [task_id]
+    assert kinds[0] == task_pb2.EVENT_TYPE_SNAPSHOT and len(kinds) == 1  # already cancelled: snapshot is terminal
+    assert "not found" in missing
