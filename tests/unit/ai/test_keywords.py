@@ -1,0 +1,65 @@
+import pytest
+from distill_ai import keywords, segment
+
+
+def kw(text: str, n: int = 8, lang: str | None = "en") -> list[str]:
+    return keywords.keywords(segment.for_keywords(segment.blocks(text)), n, lang)
+
+
+def _stems(phrase: str) -> set[str]:
+    return {keywords.stem(w) for w in phrase.split()}
+
+
+@pytest.mark.parametrize("page", ["article", "recipe_page", "field_notes"])
+def test_no_keyword_repeats_another(page: str, request: pytest.FixtureRequest) -> None:
+    text, _, lang = request.getfixturevalue(page)
+    found = kw(text, 8, lang)
+    assert len(found) == 8
+    for i, a in enumerate(found):
+        for b in found[i + 1 :]:
+            assert not (_stems(a) <= _stems(b) or _stems(b) <= _stems(a)), (a, b)
+
+
+def test_recipe_keywords_are_things_not_fragments(recipe_page: tuple) -> None:
+    text, _, lang = recipe_page
+    found = kw(text, 8, lang)
+    assert {"pancakes", "ricotta"} <= set(found)
+    assert "mornings start" not in found and "start late" not in found
+    assert not ({"Saturday", "Saturday mornings"} <= set(found))
+
+
+def test_names_keep_their_capitals_and_common_words_are_lower_case(field_notes: tuple) -> None:
+    text, _, lang = field_notes
+    found = kw(text, 8, lang)
+    assert "Elm Street" in found
+    assert "community garden" in found
+
+
+def test_select_prefers_the_better_phrase_and_fills_with_unrelated_ones() -> None:
+    ranked = ["Saturday mornings", "morning light", "mornings start", "Saturday", "ricotta", "lemon zest", "lemon"]
+    assert keywords.select(ranked, 3) == ["Saturday mornings", "ricotta", "lemon zest"]
+    # Fewer unrelated phrases than asked: phrases sharing a word come back, sub-phrases never
+    # ("mornings start" is "mornings" once "start" is discounted, and "lemon" is inside "lemon zest").
+    assert keywords.select(ranked, 5) == ["Saturday mornings", "ricotta", "lemon zest", "morning light"]
+
+
+@pytest.mark.parametrize(
+    "phrase", ["Street opened", "moved forty", "master of Vik", "start late", "Forty-two families", "main", "2024"]
+)
+def test_fragments_are_refused(phrase: str) -> None:
+    assert not keywords.acceptable(phrase)
+
+
+@pytest.mark.parametrize("phrase", ["community garden", "Elm Street", "regional fisheries board", "ricotta"])
+def test_things_are_accepted(phrase: str) -> None:
+    assert keywords.acceptable(phrase)
+
+
+def test_unknown_language_falls_back_to_english_stop_words() -> None:
+    text = "The harbour master moved the fishing boats. The fishing boats stayed safe in the harbour."
+    assert "fishing boats" in kw(text, 3, "xx")
+
+
+def test_empty_text_and_zero_wanted() -> None:
+    assert kw("", 5) == []
+    assert kw("The harbour master moved the boats.", 0) == []
