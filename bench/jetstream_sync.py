@@ -26,12 +26,19 @@ async def chain(url: str, n: int, batch: int = 256) -> float:
     """Items/s through three WorkQueue hops, one pull consumer per hop, as bare as it gets."""
     nc = await nats.connect(url)
     js = nc.jetstream()
-    await js.add_stream(api.StreamConfig(name="CHAIN", subjects=["chain.>"], retention=api.RetentionPolicy.WORK_QUEUE,
-                                         storage=api.StorageType.FILE))
+    await js.add_stream(
+        api.StreamConfig(
+            name="CHAIN", subjects=["chain.>"], retention=api.RetentionPolicy.WORK_QUEUE, storage=api.StorageType.FILE
+        )
+    )
     subs = []
     for h in HOPS:
-        await js.add_consumer("CHAIN", api.ConsumerConfig(durable_name=h, filter_subject=f"chain.{h}",
-                                                         ack_policy=api.AckPolicy.EXPLICIT, max_ack_pending=-1))
+        await js.add_consumer(
+            "CHAIN",
+            api.ConsumerConfig(
+                durable_name=h, filter_subject=f"chain.{h}", ack_policy=api.AckPolicy.EXPLICIT, max_ack_pending=-1
+            ),
+        )
         subs.append(await js.pull_subscribe_bind(durable=h, stream="CHAIN"))
     done = asyncio.Event()
     finished = 0
@@ -78,8 +85,10 @@ def main(smoke: bool = False) -> dict:
     out["ratio"] = round(out["sync_always"] / out["default_fsync"], 3)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "jetstream_sync.json").write_text(json.dumps(out, indent=2))
-    print(f"3-hop bare JetStream chain, {n} items: default fsync {out['default_fsync']} items/s, "
-          f"sync_interval always {out['sync_always']} items/s (x{out['ratio']})")
+    print(
+        f"3-hop bare JetStream chain, {n} items: default fsync {out['default_fsync']} items/s, "
+        f"sync_interval always {out['sync_always']} items/s (x{out['ratio']})"
+    )
     return out
 
 

@@ -50,24 +50,40 @@ async def test_retention_deletes_old_tasks_and_their_content_but_keeps_shared_co
     recent_failed, _ = await make_task(engine, tenant, ["c"], stages=["parse"])
     pc_shared, pc_own = uuid.uuid4(), uuid.uuid4()
     for pc, item in ((pc_shared, old_items[0]["id"]), (pc_own, None)):
-        await _exec(engine, "INSERT INTO parsed_contents (id, tenant_id, item_id, url, text, word_count, structured, "
-                    "no_content) VALUES (:id, :t, :i, 'u', 'x', 1, '{}', false)", id=pc, t=tenant, i=item)
+        await _exec(
+            engine,
+            "INSERT INTO parsed_contents (id, tenant_id, item_id, url, text, word_count, structured, "
+            "no_content) VALUES (:id, :t, :i, 'u', 'x', 1, '{}', false)",
+            id=pc,
+            t=tenant,
+            i=item,
+        )
     await _exec(engine, "UPDATE items SET parsed_content_id = :pc WHERE id = :i", pc=pc_own, i=old_items[0]["id"])
     # A newer task still uses pc_shared as its input: it must survive.
     newer, _ = await make_task(engine, tenant, [str(pc_shared)], stages=["ai"], kind="parsed_content")
     await _exec(engine, "UPDATE items SET parsed_content_id = :pc WHERE task_id = :t", pc=pc_shared, t=newer)
-    await _exec(engine, "UPDATE tasks SET status = 'succeeded', finished_at = now() - interval '8 days' WHERE id = :t",
-                t=old_ok)
-    await _exec(engine, "UPDATE tasks SET status = 'failed', finished_at = now() - interval '31 days' WHERE id = :t",
-                t=old_failed)
-    await _exec(engine, "UPDATE tasks SET status = 'failed', finished_at = now() - interval '8 days' WHERE id = :t",
-                t=recent_failed)
+    await _exec(
+        engine, "UPDATE tasks SET status = 'succeeded', finished_at = now() - interval '8 days' WHERE id = :t", t=old_ok
+    )
+    await _exec(
+        engine,
+        "UPDATE tasks SET status = 'failed', finished_at = now() - interval '31 days' WHERE id = :t",
+        t=old_failed,
+    )
+    await _exec(
+        engine,
+        "UPDATE tasks SET status = 'failed', finished_at = now() - interval '8 days' WHERE id = :t",
+        t=recent_failed,
+    )
 
     done = await Janitor(settings, engine, js).run_once()
 
     assert done["deleted_tasks"] == 2
-    remaining = {r for r in [old_ok, old_failed, recent_failed, newer]
-                 if await _count(engine, "SELECT count(*) FROM tasks WHERE id = :t", t=r)}
+    remaining = {
+        r
+        for r in [old_ok, old_failed, recent_failed, newer]
+        if await _count(engine, "SELECT count(*) FROM tasks WHERE id = :t", t=r)
+    }
     assert remaining == {recent_failed, newer}
     assert await _count(engine, "SELECT count(*) FROM items WHERE task_id = :t", t=old_ok) == 0
     assert await _count(engine, "SELECT count(*) FROM parsed_contents WHERE id = :p", p=pc_own) == 0
@@ -78,10 +94,14 @@ async def test_task_with_all_items_done_but_never_finished_is_finished(env: Any)
     settings, js, engine = env
     tenant, _ = await make_tenant(engine)
     task_id, _ = await make_task(engine, tenant, ["a", "b"], stages=["parse"])
-    await _exec(engine, "UPDATE items SET status = CASE WHEN position = 0 THEN 'succeeded' ELSE 'failed' END "
-                "WHERE task_id = :t", t=task_id)
-    await _exec(engine, "UPDATE tasks SET status = 'running', updated_at = now() - interval '1 minute' WHERE id = :t",
-                t=task_id)
+    await _exec(
+        engine,
+        "UPDATE items SET status = CASE WHEN position = 0 THEN 'succeeded' ELSE 'failed' END WHERE task_id = :t",
+        t=task_id,
+    )
+    await _exec(
+        engine, "UPDATE tasks SET status = 'running', updated_at = now() - interval '1 minute' WHERE id = :t", t=task_id
+    )
     done = await Janitor(settings, engine, js).run_once()
     assert done["finished_tasks"] >= 1
     assert await task_status(engine, task_id) == "partially_failed"
@@ -99,8 +119,11 @@ async def test_orphaned_item_is_requeued_and_finishes(env: Any) -> None:
     tenant, _ = await make_tenant(engine)
     task_id, items = await make_task(engine, tenant, ["lost", "fine"], stages=["parse"])
     # Both were dispatched, but the job of "lost" never reached JetStream (a NATS crash).
-    await _exec(engine, "UPDATE items SET dispatched_at = now(), updated_at = now() - interval '1 minute' "
-                "WHERE task_id = :t", t=task_id)
+    await _exec(
+        engine,
+        "UPDATE items SET dispatched_at = now(), updated_at = now() - interval '1 minute' WHERE task_id = :t",
+        t=task_id,
+    )
     await publish_all(js, first_jobs([i for i in items if i["input"] == "fine"]))
     runner = StageRunner(Echo(), settings)
     await runner.start()
@@ -119,8 +142,11 @@ async def test_items_waiting_in_a_busy_lane_are_not_requeued(env: Any) -> None:
     settings, js, engine = env
     tenant, _ = await make_tenant(engine)
     task_id, items = await make_task(engine, tenant, ["queued"], stages=["parse"])
-    await _exec(engine, "UPDATE items SET dispatched_at = now(), updated_at = now() - interval '1 minute' "
-                "WHERE task_id = :t", t=task_id)
+    await _exec(
+        engine,
+        "UPDATE items SET dispatched_at = now(), updated_at = now() - interval '1 minute' WHERE task_id = :t",
+        t=task_id,
+    )
     await publish_all(js, first_jobs(items))  # its job waits in the queue (no worker running)
     done = await Janitor(settings, engine, js).run_once()
     assert done["requeued_items"] == 0

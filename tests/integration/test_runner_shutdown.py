@@ -55,8 +55,9 @@ async def test_stop_gives_back_long_work_without_using_an_attempt(env: Any) -> N
     row = (await item_rows(engine, task_id))[0]
     assert row["status"] == "pending"
     async with engine.connect() as conn:
-        phase = (await conn.execute(text("SELECT status, attempts FROM phases WHERE item_id = :i"),
-                                    {"i": row["id"]})).one()
+        phase = (
+            await conn.execute(text("SELECT status, attempts FROM phases WHERE item_id = :i"), {"i": row["id"]})
+        ).one()
     assert tuple(phase) == ("pending", 0)
     # The job was nak'd, not lost: a new worker finishes it at once.
     quick = Slow(0.01)
