@@ -2,7 +2,7 @@ import pytest
 from distill_ai import recipe_heuristic, recipes
 from distill_parser import recipes as parser_recipes
 
-from tests.unit.ai.conftest import CAPTION
+from tests.unit.ai.samples import CAPTION
 
 PARSER_KEYS = list(parser_recipes.normalize({"name": "x", "recipeIngredient": ["1 egg"]}))
 
