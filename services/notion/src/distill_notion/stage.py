@@ -1,20 +1,23 @@
-"""The export stage ("notion"): publish an item's results to its destination."""
+"""The export stage ("notion"): publish an item's results to its destination (notion or markdown)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
 from distill_core.db.models import AiOutput, Export, ParsedContent
 from distill_core.db.rows import get_by_id
-from distill_core.errors import PermanentError
+from distill_core.db.session import make_engine
+from distill_core.errors import InvalidInput, PermanentError
 from distill_core.runner import BaseStage, JobContext, StageResult, StageRunner
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from distill_notion import markdown
+from distill_notion.destinations.base import Destination, ExportJob
+from distill_notion.destinations.markdown import MarkdownDestination
 from distill_notion.settings import ExportSettings
+
+DESTINATIONS = ("markdown", "notion")
 
 
 class ExportStage(BaseStage):
@@ -23,15 +26,48 @@ class ExportStage(BaseStage):
     def __init__(self, settings: ExportSettings) -> None:
         self.settings = settings
         self.runner: StageRunner | None = None
+        self.engine: AsyncEngine | None = None
+        self._destinations: dict[str, Destination] = {}
 
     async def start(self, runner: StageRunner) -> None:
         self.runner = runner
+        # Our own pool: a publish holds one connection (its advisory lock) while it runs.
+        self.engine = make_engine(
+            self.settings.database_url,
+            pool_size=runner.cfg.concurrency + 2,
+            application_name="distill-notion-export",
+        )
+
+    async def stop(self) -> None:
+        for d in self._destinations.values():
+            await d.close()
+        self._destinations.clear()
+        if self.engine is not None:
+            await self.engine.dispose()
+
+    def destination(self, name: str) -> Destination:
+        d = self._destinations.get(name)
+        if d is None:
+            assert self.engine is not None
+            if name == "markdown":
+                d = MarkdownDestination(self.settings.export_dir, self.engine)
+            elif name == "notion":
+                from distill_notion.destinations.notion import NotionDestination
+
+                d = NotionDestination(self.settings, self.engine)
+            else:
+                raise InvalidInput(
+                    f"unknown export destination {name!r}: use one of {', '.join(DESTINATIONS)}",
+                    code="UNKNOWN_DESTINATION",
+                )
+            self._destinations[name] = d
+        return d
 
     async def _document(self, ctx: JobContext) -> dict[str, Any]:
         """Everything known about the item, from its parsed content and AI output."""
-        assert self.runner is not None and self.runner.engine is not None
+        assert self.engine is not None
         doc: dict[str, Any] = {"item_id": ctx.item_id, "task_id": ctx.task_id}
-        async with self.runner.engine.connect() as conn:
+        async with self.engine.connect() as conn:
             ai = await get_by_id(conn, AiOutput, ctx.item["ai_output_id"]) if ctx.item.get("ai_output_id") else None
             pcid = ctx.item.get("parsed_content_id") or (ai or {}).get("parsed_content_id")
             pc = await get_by_id(conn, ParsedContent, pcid) if pcid else None
@@ -51,12 +87,15 @@ class ExportStage(BaseStage):
                 canonical_url=pc["canonical_url"],
                 byline=pc["byline"],
                 site_name=pc["site_name"],
+                description=pc["description"],
                 published_at=pc["published_at"],
                 language=pc["language"],
                 text=pc["text"],
+                word_count=pc["word_count"],
                 thumbnail_url=pc["thumbnail_url"],
             )
-            doc.setdefault("recipe", pc["recipe"])
+            if not doc.get("recipe"):
+                doc["recipe"] = pc["recipe"]
         if len(doc) <= 2:
             raise PermanentError(
                 "the item has nothing to export (no parsed content or AI output)", code="NOTHING_TO_EXPORT"
@@ -66,18 +105,29 @@ class ExportStage(BaseStage):
     async def handle(self, ctx: JobContext) -> StageResult:
         opts = ctx.export_options
         dest = opts.get("destination") or self.settings.export_destination
-        doc = await self._document(ctx)
-        doc["properties"] = opts.get("properties") or {}
-        doc["include_text"] = opts.get("include_text", True)
-        if dest == "markdown":
-            path = await asyncio.to_thread(markdown.export, self.settings.export_dir.resolve(), ctx.tenant_id, doc)
-            row = {"external_id": str(path), "url": path.as_uri()}
-        else:
-            raise PermanentError(
-                "the notion destination is not available in this build", code="DESTINATION_UNAVAILABLE"
-            )
-        row.update(id=ctx.result_id(), tenant_id=ctx.tenant_id, item_id=uuid.UUID(ctx.item_id), destination=dest)
-        return StageResult(row=row, export_id=row["id"], title=doc.get("title"), message=f"exported to {dest}")
+        destination = self.destination(dest)
+        job = ExportJob(
+            item_id=ctx.item_id,
+            tenant_id=ctx.tenant_id,
+            result_id=ctx.result_id(),
+            doc=await self._document(ctx),
+            options=opts,
+            attempt=ctx.attempt,
+            input=str(ctx.item.get("input") or ""),
+            progress=ctx.progress,
+        )
+        published = await destination.publish(job)
+        row = {
+            "id": job.result_id,
+            "tenant_id": ctx.tenant_id,
+            "item_id": uuid.UUID(ctx.item_id),
+            "destination": dest,
+            "external_id": published.external_id,
+            "url": published.url,
+            "state": "complete",
+        }
+        message = f"exported to {dest}" + (f" ({published.note})" if published.note else "")
+        return StageResult(row=row, export_id=row["id"], title=job.doc.get("title"), message=message)
 
     async def persist(self, conn: AsyncConnection, done: list[tuple[JobContext, StageResult]]) -> None:
         rows = [r.row for _, r in done]
@@ -86,6 +136,12 @@ class ExportStage(BaseStage):
             await conn.execute(
                 stmt.on_conflict_do_update(
                     constraint="uq_exports_item_destination",
-                    set_={"external_id": stmt.excluded.external_id, "url": stmt.excluded.url, "id": stmt.excluded.id},
+                    set_={
+                        "external_id": stmt.excluded.external_id,
+                        "url": stmt.excluded.url,
+                        "id": stmt.excluded.id,
+                        "state": stmt.excluded.state,
+                        "updated_at": stmt.excluded.updated_at,
+                    },
                 )
             )

@@ -214,8 +214,21 @@ class Export(Base):
     destination: Mapped[str] = mapped_column(String(32))
     external_id: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
+    # The export ledger (services/notion ledger.py): creating | created | complete.
+    state: Mapped[str | None] = mapped_column(String(16))
+    target: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
+
+
+class RateLimit(Base):
+    """A request budget shared by every replica (GCRA theoretical arrival time per key)."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    tat: Mapped[datetime] = _now()
 
 
 class DeadLetter(Base):
