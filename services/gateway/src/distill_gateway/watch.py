@@ -21,6 +21,7 @@ from typing import Any
 
 from distill.v1 import task_pb2
 from distill_core import subjects
+from distill_core.errors import ResourceExhausted
 from distill_core.settings import GatewaySettings
 from distill_core.status import TASK_STATUS
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -33,6 +34,45 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from distill_gateway import repo
 
 TERMINAL = {TASK_STATUS[s] for s in ("succeeded", "partially_failed", "failed", "cancelled")}
+
+# Each watcher's buffer in the gateway is bounded (BUFFER_MSGS, BUFFER_BYTES). A watcher that
+# falls behind is dropped with RESOURCE_EXHAUSTED naming the from_sequence to resume from (with
+# nothing missed), rather than buffering without bound or slowing anything else: when its buffer
+# overflowed (the NATS client drops what does not fit; the gap shows in the consumer sequence),
+# or when its client stopped reading (a write held back by gRPC flow control for STALL_SECONDS)
+# while MAX_BEHIND events wait behind it.
+MAX_BEHIND = 1000
+STALL_SECONDS = 1.0
+BUFFER_MSGS = 5000
+BUFFER_BYTES = 4 * 1024 * 1024
+
+
+def fell_behind(behind: int | str, last_sent: int) -> ResourceExhausted:
+    return ResourceExhausted(
+        f"this watch fell {behind} events behind (the client reads slower than events arrive); "
+        f"reconnect with from_sequence={last_sent} to resume with nothing missed"
+    )
+
+
+class Lag:
+    """Tells when a watcher must be dropped: a buffer overflow or a stalled client."""
+
+    def __init__(self, sub: Any) -> None:
+        self.sub = sub
+        self.next_consumer_seq = 1
+
+    def check_arrival(self, msg: Any, last_sent: int) -> None:
+        """Before sending `msg`: nothing was dropped between the previous message and it."""
+        seq = int(msg.metadata.sequence.consumer)
+        if seq not in (self.next_consumer_seq, 1):  # 1: the ordered consumer was re-created
+            raise fell_behind(f"more than {self.sub.pending_msgs}", last_sent)
+        self.next_consumer_seq = seq + 1
+
+    def check_write(self, write_wait: float, last_sent: int) -> None:
+        """After a write that waited `write_wait` seconds for the client."""
+        behind = self.sub.pending_msgs
+        if behind >= MAX_BEHIND and write_wait >= STALL_SECONDS:
+            raise fell_behind(behind, last_sent)
 
 
 def _now() -> Timestamp:
@@ -113,11 +153,13 @@ class Watcher:
             config=jsapi.ConsumerConfig(
                 deliver_policy=jsapi.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start, inactive_threshold=30.0
             ),
-            pending_msgs_limit=10_000,
+            pending_msgs_limit=BUFFER_MSGS,
+            pending_bytes_limit=BUFFER_BYTES,
         )
 
     async def _follow(self, tenant: str, task_id: str, subject: str, start: int) -> AsyncIterator[task_pb2.TaskEvent]:
         sub = await self._subscribe(subject, start)
+        lag = Lag(sub)
         last_seen = start - 1
         try:
             while True:
@@ -132,15 +174,18 @@ class Watcher:
                         sequence=last_seen, type=task_pb2.EVENT_TYPE_HEARTBEAT, time=_now(), task_id=task_id
                     )
                     continue
+                lag.check_arrival(msg, last_seen)
                 try:
                     ev = task_pb2.TaskEvent.FromString(msg.data)
                 except Exception:
                     continue
                 ev.sequence = int(msg.metadata.sequence.stream)
                 last_seen = ev.sequence
+                sent = time.monotonic()
                 yield ev
                 if ev.terminal:
                     return
+                lag.check_write(time.monotonic() - sent, last_seen)
         finally:
             try:
                 await sub.unsubscribe()
@@ -173,6 +218,7 @@ class Watcher:
             return cache[task_id]
 
         sub = await self._subscribe(subjects.tenant_events(tenant), start)
+        lag = Lag(sub)
         last_seen = start - 1
         beat = self.settings.watch_heartbeat
         quiet_since = time.monotonic()
@@ -185,6 +231,7 @@ class Watcher:
                     quiet_since = time.monotonic()
                     yield task_pb2.TaskEvent(sequence=last_seen, type=task_pb2.EVENT_TYPE_HEARTBEAT, time=_now())
                     continue
+                lag.check_arrival(msg, last_seen)
                 last_seen = int(msg.metadata.sequence.stream)
                 try:
                     ev = task_pb2.TaskEvent.FromString(msg.data)
@@ -195,6 +242,7 @@ class Watcher:
                 ev.sequence = last_seen
                 quiet_since = time.monotonic()
                 yield ev
+                lag.check_write(time.monotonic() - quiet_since, last_seen)
         finally:
             try:
                 await sub.unsubscribe()
