@@ -27,7 +27,7 @@ DEFAULT_NAME = "default"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 Provider = Literal["local", "openai"]
-ResponseFormat = Literal["json_object", "json_schema", "none"]
+ResponseFormat = Literal["json_object", "json_schema", "json_object_schema", "none"]
 
 
 class ModelConfig(BaseModel):
@@ -81,7 +81,11 @@ class ModelSettings(BaseSettings):
     ai_max_input_tokens: int = Field(48_000, ge=200, description="Tokens of a page read at most.")
     ai_max_output_tokens: int = Field(700, ge=32, description="Completion tokens asked for per request.")
     ai_temperature: float = Field(0.2, ge=0, le=2)
-    ai_response_format: ResponseFormat = Field("json_object", description="json_object, json_schema or none.")
+    ai_response_format: ResponseFormat = Field(
+        "json_object",
+        description="json_object (OpenAI, most servers), json_schema (OpenAI structured outputs, vLLM), "
+        "json_object_schema (llama.cpp's server: a JSON object constrained by a schema) or none.",
+    )
 
     def default_model(self) -> ModelConfig:
         return ModelConfig(

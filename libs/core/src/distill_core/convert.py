@@ -22,9 +22,14 @@ DESTINATION_NAME = {v: k for k, v in DESTINATION_ENUM.items()}
 def ts(dt: datetime | None) -> Timestamp | None:
     if dt is None:
         return None
-    t = Timestamp()
-    t.FromDatetime(dt)
-    return t
+    if dt.tzinfo is None:
+        t = Timestamp()
+        t.FromDatetime(dt)
+        return t
+    # Aware datetimes (all of ours): direct arithmetic, several times cheaper than FromDatetime.
+    secs = dt.timestamp()
+    whole = int(secs // 1)
+    return Timestamp(seconds=whole, nanos=dt.microsecond * 1000)
 
 
 def error_to_proto(err: Mapping[str, Any] | None) -> common_pb2.ErrorInfo | None:

@@ -8,6 +8,7 @@ window); receivers may also deduplicate on it.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -34,9 +35,8 @@ class OutMsg:
 
 
 def _now() -> Timestamp:
-    t = Timestamp()
-    t.GetCurrentTime()
-    return t
+    ns = time.time_ns()
+    return Timestamp(seconds=ns // 1_000_000_000, nanos=ns % 1_000_000_000)
 
 
 def item_event(tenant_id: str, item: task_pb2.Item, event_id: str, *, confirm: bool = True) -> OutMsg:

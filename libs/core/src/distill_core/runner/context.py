@@ -50,7 +50,18 @@ class JobContext:
     cancel_reason: str | None = None
     _progress_cb: Callable[[JobContext, int, str], Awaitable[None]] | None = None
     task: asyncio.Task[Any] | None = None
-    log: Any = None
+    _log: Any = None
+
+    @property
+    def log(self) -> Any:
+        """A logger bound to the job's ids (made on first use: most jobs never log)."""
+        if self._log is None:
+            from distill_core.logging import get_logger
+
+            self._log = get_logger("runner").bind(
+                task_id=self.task_id, item_id=self.item_id, stage=self.stage, attempt=self.attempt
+            )
+        return self._log
 
     @property
     def item_id(self) -> str:

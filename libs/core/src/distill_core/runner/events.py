@@ -81,8 +81,12 @@ def item_event(
     """The attempt ended: succeeded (item moved on or done), retrying, or failed."""
     error = error or (row.get("error") if phase_status == "failed" else None)
     phase = _phase(ctx, phase_status, row, error=error)
-    item = _item(ctx, row, phase, row.get("status") or "running")
-    return _item_msg(ctx.tenant_id, item, _event_id(ctx, phase_status))
+    status = row.get("status") or "running"
+    item = _item(ctx, row, phase, status)
+    # Confirmed (waited for) only when the item ends or waits for a retry: the end of an
+    # intermediate stage is followed by the next stage's events and the item's end.
+    confirm = status != "pending" or phase_status != "succeeded"
+    return _item_msg(ctx.tenant_id, item, _event_id(ctx, phase_status), confirm=confirm)
 
 
 def task_changed(row: Mapping[str, Any], counts: Counts | None = None, *, terminal: bool = False) -> OutMsg:

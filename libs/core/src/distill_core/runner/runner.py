@@ -245,6 +245,8 @@ class StageRunner:
     async def _acquire_unless_stopping(self, level: int) -> bool:
         if self.stopping.is_set():
             return False
+        if self.slots.try_acquire(level):
+            return True
         acquire = asyncio.ensure_future(self.slots.acquire(level))
         stop = asyncio.ensure_future(self.stopping.wait())
         await asyncio.wait({acquire, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -377,7 +379,6 @@ class StageRunner:
     # --- running -------------------------------------------------------------------------
 
     def _spawn(self, ctx: JobContext) -> None:
-        ctx.log = log.bind(task_id=ctx.task_id, item_id=ctx.item_id, stage=self.stage.name, attempt=ctx.attempt)
         t = asyncio.create_task(self._run_one(ctx), name=f"{self.stage.name}:{ctx.item_id}")
         t.distill_ctx = ctx  # type: ignore[attr-defined]
         ctx.task = t
@@ -543,6 +544,9 @@ class StageRunner:
                 await self._settle(o.ctx.msg, "ack")
             self._count(o)
             o.recorded.set()
+        for kind, group in by.items():
+            if group:
+                metrics.child(metrics.STAGE_ITEMS, self.stage.name, kind).inc(len(group))
         if finished_tasks:
             await self._finish_tasks(finished_tasks)
 
@@ -613,7 +617,6 @@ class StageRunner:
         await self._publish([rev.task_changed(r, c, terminal=True) for r, c in rows])
 
     def _count(self, o: Outcome) -> None:
-        metrics.child(metrics.STAGE_ITEMS, self.stage.name, o.kind).inc()
         if o.kind == "done":
             self.processed += 1
         elif o.kind == "fail":
@@ -623,10 +626,9 @@ class StageRunner:
             metrics.child(metrics.DEAD_LETTERS, self.stage.name, code).inc()
         if o.error is not None:
             metrics.child(metrics.STAGE_FAILURES, self.stage.name, o.error.code, str(o.kind == "fail").lower()).inc()
-            if o.ctx.log is not None:
-                o.ctx.log.info(
-                    "attempt failed", code=o.error.code, error=o.error.message, outcome=o.kind, delay=round(o.delay, 2)
-                )
+            o.ctx.log.info(
+                "attempt failed", code=o.error.code, error=o.error.message, outcome=o.kind, delay=round(o.delay, 2)
+            )
 
     # --- helpers -------------------------------------------------------------------------
 

@@ -42,6 +42,13 @@ class PrioritySlots:
             return 0
         return max(0, self.free - self.waiting(above=level + 1))
 
+    def try_acquire(self, level: int) -> bool:
+        """Take a slot if one is free for `level` right now."""
+        if self.available(level) > 0 and not self._waiters[level]:
+            self.free -= 1
+            return True
+        return False
+
     async def acquire(self, level: int) -> None:
         if self.available(level) > 0 and not self._waiters[level]:
             self.free -= 1
