@@ -18,6 +18,7 @@ help:
 	@echo "make bench     benchmarks (results in bench/results/)"
 	@echo "make chaos     the full chaos suite"
 	@echo "make test-llm  the pipeline against a real llama.cpp server (optional, slow to install)"
+	@echo "make images    build the five service images from deploy/Dockerfile (needs Docker; see deploy/README.md)"
 
 $(UV):
 	$(PYTHON) -m venv .tools
