@@ -10,6 +10,7 @@ import asyncio
 from typing import Any
 
 import nats
+import nats.errors
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js import api as jsapi
@@ -27,7 +28,18 @@ NANOS = 1_000_000_000
 async def connect(settings: Settings, name: str) -> NATS:
     """Connect with endless reconnects (a NATS restart is survived, not fatal)."""
 
+    slow_logged: dict[int, float] = {}
+
     async def on_error(e: Exception) -> None:
+        if isinstance(e, nats.errors.SlowConsumerError):  # one per dropped message: say it once a minute
+            now = asyncio.get_running_loop().time()
+            if now - slow_logged.get(e.sid, -60.0) < 60.0:
+                return
+            slow_logged[e.sid] = now
+            if len(slow_logged) > 10_000:
+                slow_logged.clear()
+            log.warning("nats slow consumer: messages dropped", subject=e.subject, sid=e.sid)
+            return
         log.warning("nats error", error=str(e))
 
     async def on_disconnect() -> None:
