@@ -29,7 +29,7 @@ def test_retry_after_as_a_date() -> None:
     assert retry_after_seconds(httpx.Headers({"retry-after": when}), now=1_000_000) == pytest.approx(30)
 
 
-@pytest.mark.parametrize("fmt", ["json_object", "json_schema", "none"])
+@pytest.mark.parametrize("fmt", ["json_object", "json_schema", "json_object_schema", "none"])
 def test_request_body(fmt: str) -> None:
     cfg = ModelConfig(provider="openai", model="m", response_format=fmt, max_output_tokens=99)
     p = OpenAIProvider("x", cfg)
@@ -39,6 +39,8 @@ def test_request_body(fmt: str) -> None:
         assert body["response_format"] == {"type": "json_object"}
     elif fmt == "json_schema":
         assert body["response_format"]["json_schema"]["name"] == "analysis"
+    elif fmt == "json_object_schema":  # llama.cpp's server: the schema becomes a grammar
+        assert body["response_format"] == {"type": "json_object", "schema": {"type": "object"}}
     else:
         assert "response_format" not in body
 

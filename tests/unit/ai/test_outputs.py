@@ -107,3 +107,20 @@ def test_garbage_never_breaks_the_checks() -> None:
                 check(parsed)
             except outputs.BadOutput:
                 pass
+
+
+def test_invented_recipe_lines_are_dropped() -> None:
+    source = "Pasta night! 200 g spaghetti, 2 cloves garlic. Boil the spaghetti, fry the garlic."
+    r = outputs.recipe(
+        {
+            "is_recipe": True,
+            "ingredients": ["200 g spaghetti", "1 lobster", "Garlic cloves"],
+            "instructions": ["Boil the spaghetti.", "Flambé the lobster."],
+        },
+        source=source,
+    )
+    assert r is not None
+    assert r["ingredients"] == ["200 g spaghetti", "Garlic cloves"]
+    assert r["instructions"] == ["Boil the spaghetti."]
+    made_up = {"is_recipe": True, "ingredients": ["1 lobster", "caviar"], "instructions": ["Serve."]}
+    assert outputs.recipe(made_up, source="The harbour master moved forty boats.") is None

@@ -99,3 +99,11 @@ def test_articles_are_no_recipes(article: tuple, field_notes: tuple) -> None:
     assert recipe_heuristic.extract(article[0], article[1]) is None
     assert recipe_heuristic.extract(field_notes[0], field_notes[1]) is None
     assert recipe_heuristic.extract("We bought 2 kg of apples and 3 pears at the market today.") is None
+
+
+def test_recipe_cues(article: tuple, field_notes: tuple, recipe_page: tuple) -> None:
+    assert recipe_heuristic.has_recipe_cues(CAPTION)
+    assert recipe_heuristic.has_recipe_cues(recipe_page[0])
+    assert recipe_heuristic.has_recipe_cues("- 2 eggs\n- 100 g flour\nMix and fry.")
+    assert not recipe_heuristic.has_recipe_cues(article[0])
+    assert not recipe_heuristic.has_recipe_cues(field_notes[0])

@@ -11,6 +11,8 @@ import re
 from typing import Any
 
 from distill_ai import recipes
+from distill_ai.extractive import content_words
+from distill_ai.keywords import stem
 from distill_ai.results import Analysis, Want
 
 ALIASES = {
@@ -96,8 +98,21 @@ def analysis(obj: dict[str, Any], want: Want) -> Analysis:
     return out
 
 
-def recipe(obj: dict[str, Any], *, title: str = "") -> dict[str, Any] | None:
-    """The recipe in a model's JSON object, or None when the model found none."""
+def _grounded(lines: list[str], source_stems: set[str]) -> list[str]:
+    """The lines that share a word with the source text (the rest were made up)."""
+    out = []
+    for line in lines:
+        stems = {stem(w) for w in content_words(line)}
+        if not stems or stems & source_stems:
+            out.append(line)
+    return out
+
+
+def recipe(obj: dict[str, Any], *, title: str = "", source: str | None = None) -> dict[str, Any] | None:
+    """The recipe in a model's JSON object, or None when the model found none.
+
+    With the source text given, ingredients and steps that share no word with it are
+    dropped as invented, and without an ingredient left there is no recipe."""
     obj = _unwrap(obj, ("is_recipe", "ingredients", "instructions", "title"))
     if "recipe" in obj and isinstance(obj["recipe"], dict | type(None)) and "ingredients" not in obj:
         if obj["recipe"] is None:
@@ -109,4 +124,11 @@ def recipe(obj: dict[str, Any], *, title: str = "") -> dict[str, Any] | None:
         v = obj.get(k)
         if v is not None and not isinstance(v, list | str):
             raise BadOutput(f'"{k}" must be a list of strings')
-    return recipes.normalize(obj, title=title, source="ai")
+    r = recipes.normalize(obj, title=title, source="ai")
+    if r is not None and source is not None:
+        stems = {stem(w) for w in content_words(source)}
+        r["ingredients"] = _grounded(r["ingredients"], stems)
+        r["instructions"] = _grounded(r["instructions"], stems)
+        if not r["ingredients"]:
+            return None
+    return r

@@ -141,18 +141,26 @@ def schema(kind: str, want: Want | None = None) -> dict[str, Any]:
         props: dict[str, Any] = {"is_recipe": {"type": "boolean"}}
         for k in RECIPE_KEYS:
             if k in ("ingredients", "instructions"):
-                props[k] = {"type": "array", "items": {"type": "string"}}
+                props[k] = {"type": "array", "items": {"type": "string", "maxLength": 300}, "maxItems": 40}
             elif k.endswith("_minutes"):
                 props[k] = {"type": "integer"}
             else:
-                props[k] = {"type": "string"}
+                props[k] = {"type": "string", "maxLength": 300}
         return {"type": "object", "properties": props, "required": ["is_recipe", "ingredients", "instructions"]}
     want = want or Want()
     props = {}
     if want.summary:
-        props["summary"] = {"type": "string"}
+        props["summary"] = {"type": "string", "minLength": 1, "maxLength": 200 * (want.summary_sentences + 1)}
     if want.keywords:
-        props["keywords"] = {"type": "array", "items": {"type": "string"}, "maxItems": want.n_keywords}
+        props["keywords"] = {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1, "maxLength": 60},
+            "maxItems": want.n_keywords,
+        }
     if want.insights and want.n_insights > 0:
-        props["insights"] = {"type": "array", "items": {"type": "string"}, "maxItems": want.n_insights}
+        props["insights"] = {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1, "maxLength": 300},
+            "maxItems": want.n_insights,
+        }
     return {"type": "object", "properties": props, "required": list(props)}

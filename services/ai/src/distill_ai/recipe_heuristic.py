@@ -104,6 +104,23 @@ def _is_step(line: str) -> bool:
     return first in IMPERATIVE and len(line.split()) >= 3
 
 
+_CUE_WORDS = re.compile(
+    r"\b(?:ingredients?|recipe|method|instructions|directions|serves|servings|preheat|tbsp|tsp|tablespoons?|"
+    r"teaspoons?|cups? of|grams?|oven|simmer|whisk|saut[ée]|bake|baking)\b",
+    re.I,
+)
+
+
+def has_recipe_cues(text: str) -> bool:
+    """Whether the text could hold a recipe at all: cooking words, or lines that read as ingredients.
+
+    Cheap, and deliberately generous: it only spares a model the question (and a small model
+    the chance to invent a recipe) for text that is plainly about something else."""
+    if len(_CUE_WORDS.findall(text[:20_000])) >= 2:
+        return True
+    return sum(1 for line in text[:20_000].splitlines() if _is_ingredient(_clean(line))) >= 2
+
+
 def _title(raw: list[str], used: set[int]) -> tuple[str, int]:
     """The first short unused line up to an emoji, "!", "." or " - " (and its index)."""
     for i, line in enumerate(raw[:5]):

@@ -20,7 +20,7 @@ from distill_core.runner import BaseStage, JobContext, StageResult, StageRunner
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from distill_ai import prompts, segment
+from distill_ai import prompts, recipe_heuristic, segment
 from distill_ai.errors import BAD_OUTPUT, AiBadOutput, final_bad_output
 from distill_ai.providers import Provider, make_provider
 from distill_ai.results import Document, Usage, Want
@@ -124,7 +124,7 @@ class AiStage(BaseStage):
             if want.anything:
                 a = await provider.analyze(doc, want, usage, ctx.progress)
                 row.update(summary=a.summary, keywords=a.keywords, insights=a.insights)
-            if want_recipe:
+            if want_recipe and recipe_heuristic.has_recipe_cues(text):
                 row["recipe"] = await provider.extract_recipe(doc, usage)
         except AiBadOutput as e:
             if (ctx.item.get("phase_error") or {}).get("code") == BAD_OUTPUT:

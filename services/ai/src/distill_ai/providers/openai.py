@@ -157,6 +157,8 @@ class OpenAIProvider(Provider):
         }
         if self.cfg.response_format == "json_object":
             body["response_format"] = {"type": "json_object"}
+        elif self.cfg.response_format == "json_object_schema":  # llama-cpp-python, Anyscale: grammar from schema
+            body["response_format"] = {"type": "json_object", "schema": schema}
         elif self.cfg.response_format == "json_schema":
             body["response_format"] = {
                 "type": "json_schema",
@@ -323,14 +325,13 @@ class OpenAIProvider(Provider):
             parts = [_as_part(a) for a in merged]
 
     async def extract_recipe(self, doc: Document, usage: Usage) -> dict[str, Any] | None:
-        text, cut = truncate_tokens(doc.text, self.cfg.chunk_tokens)
-        usage.truncated = usage.truncated or cut
+        text, _ = truncate_tokens(doc.text, self.cfg.chunk_tokens)  # a recipe is read from the start of the text
         return await self._json_call(
             prompts.recipe(text, title=doc.title),
             usage,
             "recipe",
             prompts.schema("recipe"),
-            lambda o: outputs.recipe(o, title=doc.title),
+            lambda o: outputs.recipe(o, title=doc.title, source=text),
         )
 
     # --- chunk cache: a retried item does not pay again for the parts it already read ----
