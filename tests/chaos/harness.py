@@ -111,7 +111,7 @@ class Env:
 def start_env(root: Path, pages: list[str] | None = None, env: dict[str, str] | None = None,
               n: int = ITEMS, extra_pages: list[str] = ()) -> Env:
     nats_srv = NatsServer(root / "nats").start()
-    pg = PostgresServer(root / "pg", fsync=False).start()
+    pg = PostgresServer(root / "pg").start()  # durable commits, as in production
     upgrade(pg.url)
     extra = dict(CHAOS_ENV, DISTILL_NATS_URL=nats_srv.url, DISTILL_DATABASE_URL=pg.url, **(env or {}))
     stack = start_stack(root / "up", extra_env=extra)

@@ -55,3 +55,32 @@ async def wait_for_database(engine: AsyncEngine, timeout: float = 60.0) -> None:
                 raise
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+def is_unavailable(e: BaseException) -> bool:
+    """Connection-level database trouble worth waiting out (not a bug in a statement)."""
+    import asyncpg
+    from sqlalchemy import exc as saexc
+
+    if isinstance(e, saexc.DBAPIError) and e.connection_invalidated:
+        return True
+    orig = getattr(e, "orig", None)
+    cause = getattr(orig, "__cause__", None) or orig
+    transient = (
+        OSError,
+        ConnectionError,
+        asyncio.TimeoutError,
+        asyncpg.exceptions.CannotConnectNowError,
+        asyncpg.exceptions.ConnectionDoesNotExistError,
+        asyncpg.exceptions.InterfaceError,
+        asyncpg.exceptions.AdminShutdownError,
+        asyncpg.exceptions.CrashShutdownError,
+        asyncpg.exceptions.SerializationError,
+        asyncpg.exceptions.DeadlockDetectedError,
+        asyncpg.exceptions.TooManyConnectionsError,
+    )
+    return (
+        isinstance(e, transient)
+        or isinstance(cause, transient)
+        or isinstance(e, saexc.OperationalError | saexc.InterfaceError | saexc.TimeoutError)
+    )

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from distill_core import errors, failpoints, metrics, subjects
 from distill_core import nats as dnats
+from distill_core.db.session import is_unavailable
 from distill_core.errors import DistillError
 from distill_core.events import OutMsg, publish_all
 from distill_core.logging import get_logger
@@ -643,7 +644,7 @@ class StageRunner:
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                if not _transient_db_error(e):
+                if not is_unavailable(e):
                     raise
                 log.warning("database unavailable; retrying", stage=self.stage.name, error=str(e)[:200])
                 await asyncio.sleep(delay)
@@ -762,32 +763,3 @@ class StageRunner:
     @property
     def active_item_ids(self) -> list[str]:
         return list(self._active)
-
-
-def _transient_db_error(e: BaseException) -> bool:
-    """Connection-level trouble worth waiting out (not a bug in a statement)."""
-    import asyncpg
-    from sqlalchemy import exc as saexc
-
-    if isinstance(e, saexc.DBAPIError) and e.connection_invalidated:
-        return True
-    orig = getattr(e, "orig", None)
-    cause = getattr(orig, "__cause__", None) or orig
-    transient = (
-        OSError,
-        ConnectionError,
-        asyncio.TimeoutError,
-        asyncpg.exceptions.CannotConnectNowError,
-        asyncpg.exceptions.ConnectionDoesNotExistError,
-        asyncpg.exceptions.InterfaceError,
-        asyncpg.exceptions.AdminShutdownError,
-        asyncpg.exceptions.CrashShutdownError,
-        asyncpg.exceptions.SerializationError,
-        asyncpg.exceptions.DeadlockDetectedError,
-        asyncpg.exceptions.TooManyConnectionsError,
-    )
-    return (
-        isinstance(e, transient)
-        or isinstance(cause, transient)
-        or isinstance(e, saexc.OperationalError | saexc.InterfaceError | saexc.TimeoutError)
-    )
