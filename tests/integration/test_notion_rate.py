@@ -148,11 +148,12 @@ async def test_a_burst_of_50_items_on_three_replicas_stays_under_the_rate(
     span = times[-1] - times[0]
     average = (len(times) - 1) / span
     # The limiter lets a burst of 3 go at once, then one request every 1/3 s: in any window of
-    # W seconds Notion sees at most 3 W + 3 requests (one more allowed for network jitter).
+    # W seconds Notion sees at most 3 W + 3 requests (plus up to 1 s of scheduling and network jitter:
+    # requests leave at their slot or a little after it, never before).
     sustained = (len(times) - 3) / span
     per_10s = max_in_window(times, 10.0)
     for w in (2.0, 5.0, 10.0, 20.0):
-        assert max_in_window(times, w) <= 3 * w + 3 + 1, f"{max_in_window(times, w)} requests in {w:g} s"
+        assert max_in_window(times, w) <= 3 * w + 3 + 3, f"{max_in_window(times, w)} requests in {w:g} s"
     for p, _ in e["procs"]:
         p.send_signal(signal.SIGTERM)
     for p, _ in e["procs"]:
