@@ -5,14 +5,17 @@
 Each sample page (samples/pages/) goes through the real parser first, as in the pipeline;
 then the local analysis (what the AI stage runs for an item: extractive summary,
 insights, YAKE keywords) is timed many times on one core, after one warm-up call that
-pays YAKE's import. Also timed, without a target: the recipe heuristic on a caption and
+reads the stop-word list. Also timed, without a target: the recipe heuristic on a caption and
 a long article (about 60 kB of text).
 
-Writes bench/results/ai_local.json. Target: under 50 ms a page (median and p95).
+Writes bench/results/ai_local.json. Target: under 50 ms a page: the CPU time of the call
+(median and p95; what the work costs, whatever else the machine is doing) and the
+wall-clock median (with the load average at the time, as this machine is shared).
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -52,13 +55,15 @@ def _pages() -> dict[str, Document]:
     return out
 
 
-def _time_ms(fn: Callable[[], object], n: int) -> list[float]:
-    out = []
+def _time_ms(fn: Callable[[], object], n: int) -> tuple[list[float], list[float]]:
+    """(wall-clock ms, CPU ms of this thread) of n calls."""
+    wall, cpu = [], []
     for _ in range(n):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         fn()
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
+        cpu.append((time.thread_time() - c0) * 1000)
+        wall.append((time.perf_counter() - t0) * 1000)
+    return wall, cpu
 
 
 def _p95(xs: list[float]) -> float:
@@ -71,20 +76,23 @@ def main(smoke: bool = False) -> list[Figure]:
     want = Want()
     pages = _pages()
     t0 = time.perf_counter()
-    analyze_sync(next(iter(pages.values())), want)  # imports YAKE: once per process
+    analyze_sync(next(iter(pages.values())), want)  # reads the stop words: once per process
     cold_ms = (time.perf_counter() - t0) * 1000
+    load = f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     figures = []
     for name, doc in pages.items():
-        ms = _time_ms(lambda doc=doc: analyze_sync(doc, want), n)
+        wall, cpu = _time_ms(lambda doc=doc: analyze_sync(doc, want), n)
         note = f"{len(doc.text)} chars, {n} runs"
-        figures.append(Figure(f"{name}: median", statistics.median(ms), "ms", "<=", TARGET_MS, note))
-        figures.append(Figure(f"{name}: p95", _p95(ms), "ms", "<=", TARGET_MS, note))
+        figures.append(Figure(f"{name}: CPU median", statistics.median(cpu), "ms", "<=", TARGET_MS, note))
+        figures.append(Figure(f"{name}: CPU p95", _p95(cpu), "ms", "<=", TARGET_MS, note))
+        figures.append(Figure(f"{name}: wall median", statistics.median(wall), "ms", "<=", TARGET_MS, load))
+        figures.append(Figure(f"{name}: wall p95", _p95(wall), "ms", note=load))
     long_doc = Document("\n\n".join(d.text for d in pages.values()) * 8, "Long read", "en")
-    ms = _time_ms(lambda: analyze_sync(long_doc, want), max(5, n // 10))
-    figures.append(Figure("long article: median", statistics.median(ms), "ms", note=f"{len(long_doc.text)} chars"))
-    ms = _time_ms(lambda: recipe_heuristic.extract(CAPTION), n)
-    figures.append(Figure("recipe from a caption: median", statistics.median(ms), "ms", note=f"{n} runs"))
-    figures.append(Figure("first call (YAKE import)", cold_ms, "ms", note="once per process"))
+    _, cpu = _time_ms(lambda: analyze_sync(long_doc, want), max(5, n // 10))
+    figures.append(Figure("long article: CPU median", statistics.median(cpu), "ms", note=f"{len(long_doc.text)} chars"))
+    _, cpu = _time_ms(lambda: recipe_heuristic.extract(CAPTION), n)
+    figures.append(Figure("recipe from a caption: CPU median", statistics.median(cpu), "ms", note=f"{n} runs"))
+    figures.append(Figure("first call (stop words read), wall", cold_ms, "ms", note="once per process"))
     write_results("ai_local", figures)
     return figures
 

@@ -63,3 +63,27 @@ def test_unknown_language_falls_back_to_english_stop_words() -> None:
 def test_empty_text_and_zero_wanted() -> None:
     assert kw("", 5) == []
     assert kw("The harbour master moved the boats.", 0) == []
+
+
+@pytest.mark.parametrize("page", ["article", "recipe_page", "field_notes"])
+def test_scores_agree_with_the_yake_package(page: str, request: pytest.FixtureRequest) -> None:
+    """Our single-pass YAKE ranks like the reference implementation (its top 15 phrases, mostly the same)."""
+    import yake
+
+    text, _, _ = request.getfixturevalue(page)
+    t = segment.for_keywords(segment.blocks(text))
+    ref = yake.KeywordExtractor(lan="en", n=3, top=1000, dedupLim=1.0, windowsSize=1).extract_keywords(t)
+    theirs = [k.lower() for k, _ in sorted(ref, key=lambda x: x[1]) if keywords.acceptable(k)][:15]
+    ours = [k.lower() for k, _ in keywords.yake_scores(t) if keywords.acceptable(k)][:15]
+    assert len(set(theirs) & set(ours)) >= 11, (theirs, ours)
+    assert theirs[0] == ours[0]
+
+
+def test_other_languages_use_their_stop_words() -> None:
+    text = (
+        "Die Gemeinde baute den Hafen nach dem Sturm wieder auf. Der neue Hafen hat eine höhere Mauer. "
+        "Die Fischer im Hafen sind zufrieden mit der Mauer."
+    )
+    found = kw(text, 4, "de")
+    assert "Hafen" in found
+    assert not any(w.lower() in ("die", "der", "den", "dem", "mit") for k in found for w in k.split())

@@ -1,20 +1,27 @@
-"""Keywords with YAKE, cleaned: no sub-phrases of each other, no verb fragments, natural case.
+"""Keywords by YAKE, cleaned: no sub-phrases of each other, no verb fragments, natural case.
 
-YAKE proposes phrases of up to three words, scored by position, frequency, spread and
-casing. Its raw list repeats itself ("Saturday mornings", "mornings start", "Saturday")
-and keeps fragments that cross a verb ("Street opened"). We keep a phrase only if it
-shares no word stem with a phrase already kept (a second pass fills up with phrases that
-merely are not contained in a kept one), drop fragments that start or end with a
-verb-like or number word, and write a phrase in lower case when the text also does.
+YAKE (Campos et al. 2020) scores phrases of up to three words by the casing, position,
+frequency, spread and relatedness of their words. `yake_scores` computes it directly,
+with the yake package's stop-word lists and the same formulas; the package itself costs
+20-30 ms of CPU for a 2 kB page (per-word objects, a networkx graph, numpy medians), far
+too much for the local provider's 50 ms budget, and this single pass costs a few.
 
-Importing YAKE takes about a second, once per process (`warm_up()` does it early); each
-call is then a few milliseconds for a page.
+YAKE's raw list repeats itself ("Saturday mornings", "mornings start", "Saturday") and
+keeps fragments that cross a verb ("Street opened"). We keep a phrase only if it shares
+no word stem with a phrase already kept (a second pass fills up with phrases that merely
+are not contained in a kept one), drop fragments that start or end with a verb-like or
+number word, and write a phrase in lower case when the text also does.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import math
 import re
+import statistics
+import string
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from distill_ai.extractive import STOP
@@ -39,22 +46,136 @@ SINGLE_WEAK = frozenset(
 )
 _VERBISH = re.compile(r"^[a-z][a-z'’-]*(?:ed|ly)$")
 _TOKEN = re.compile(r"[\w'’-]+", re.U)
+_PUNCT = string.punctuation + "“”‘’«»…–—"
+_WORDS = re.compile(r"[\w'’-]+|[^\w\s]", re.U)  # words, and punctuation marks (which end a candidate)
+_SENTENCES = re.compile(r"(?<=[.!?…])\s+|\n+")
 MAX_TEXT = 20_000
 
 
-@lru_cache(maxsize=16)
-def _extractor(lang: str, top: int) -> Any:
-    import yake
+@lru_cache(maxsize=32)
+def stopwords(lang: str) -> frozenset[str]:
+    """YAKE's stop-word list for a language (read from the yake package's data, without importing it)."""
+    spec = importlib.util.find_spec("yake")
+    for code in (lang, "en"):
+        for base in (spec.submodule_search_locations or []) if spec else []:
+            path = Path(base) / "core" / "StopwordsList" / f"stopwords_{code}.txt"
+            if path.exists():
+                words = path.read_text(encoding="utf-8", errors="replace").split()
+                return frozenset(w.lower() for w in words) | (STOP if code == "en" else frozenset())
+    return STOP
 
-    try:
-        return yake.KeywordExtractor(lan=lang, n=3, top=top, dedupLim=0.9, windowsSize=1)
-    except Exception:  # no stop-word list for this language
-        return yake.KeywordExtractor(lan="en", n=3, top=top, dedupLim=0.9, windowsSize=1)
+
+def _tag(word: str, i: int) -> str:
+    """YAKE's token tags: d(igit), u(nusual), a(cronym), n(ame: capitalised inside a sentence), p(lain)."""
+    plain = word.replace(",", "")
+    if plain.isdigit() or plain.replace(".", "", 1).isdigit():
+        return "d"
+    digits = sum(c.isdigit() for c in word)
+    alpha = sum(c.isalpha() for c in word)
+    punct = sum(c in _PUNCT for c in word)
+    if (digits and alpha) or (not digits and not alpha) or punct > 1:
+        return "u"
+    if word.isupper():
+        return "a"
+    if len(word) > 1 and i > 0 and word[0].isupper() and sum(c.isupper() for c in word) == 1:
+        return "n"
+    return "p"
+
+
+class _Term:
+    __slots__ = ("a", "h", "left", "n", "right", "sentences", "stop", "tf")
+
+    def __init__(self, stop: bool) -> None:
+        self.stop = stop
+        self.tf = 0
+        self.a = 0  # occurrences as an acronym
+        self.n = 0  # occurrences capitalised inside a sentence
+        self.sentences: list[int] = []
+        self.left: dict[str, int] = {}  # term just before -> times
+        self.right: dict[str, int] = {}
+        self.h = 0.0
+
+
+def yake_scores(text: str, lang: str = "en", n: int = 3) -> list[tuple[str, float]]:
+    """Candidate phrases of up to n words with their YAKE score (lower is better), best first.
+
+    The YAKE algorithm (Campos et al., Information Sciences 509, 2020) as the yake package
+    computes it with its default window of 1: per-term casing, position, frequency,
+    relatedness and spread, combined per candidate as prod(H) / ((1 + sum(H)) * tf).
+    Two deliberate differences: candidates never contain a stop word (we would drop them
+    anyway), and candidates that differ only by a plural "s" count as one (YAKE already
+    merges them as single terms). One pass over the tokens does everything.
+    """
+    stop = stopwords(lang)
+    terms: dict[str, _Term] = {}
+    cands: dict[tuple[str, ...], list[Any]] = {}  # key -> [tf, surface]
+    n_sentences = 0
+    for sentence in _SENTENCES.split(text):
+        tokens = _WORDS.findall(sentence)
+        if not tokens:
+            continue
+        sid = n_sentences
+        n_sentences += 1
+        block: list[tuple[str, str, str]] = []  # (tag, word, key) of the current run without punctuation
+        for i, word in enumerate(tokens):
+            if all(c in _PUNCT for c in word):
+                block = []
+                continue
+            tag = _tag(word, i)
+            low = word.lower()
+            key = low[:-1] if low.endswith("s") and len(low) > 3 else low
+            t = terms.get(key)
+            if t is None:
+                t = terms[key] = _Term(low in stop or key in stop or len(key.strip(_PUNCT)) < 3)
+            t.tf += 1
+            t.a += tag == "a"
+            t.n += tag == "n"
+            t.sentences.append(sid)
+            if tag not in "du" and block and block[-1][0] not in "du":
+                prev = block[-1][2]
+                terms[prev].right[key] = terms[prev].right.get(key, 0) + 1
+                t.left[prev] = t.left.get(prev, 0) + 1
+            block.append((tag, word, key))
+            # Candidates ending here: the last 1..n words, none of them a stop word or a number.
+            for size in range(1, min(n, len(block)) + 1):
+                gram = block[-size:]
+                if gram[0][0] in "du" or terms[gram[0][2]].stop or any(g[0] in "du" or terms[g[2]].stop for g in gram):
+                    break
+                k = tuple(g[2] for g in gram)
+                c = cands.get(k)
+                if c is None:
+                    cands[k] = [1, " ".join(g[1] for g in gram)]
+                else:
+                    c[0] += 1
+    valid = [t for t in terms.values() if not t.stop]
+    if not valid or not cands:
+        return []
+    tfs = [t.tf for t in valid]
+    mean = sum(tfs) / len(tfs)
+    std = math.sqrt(sum((x - mean) ** 2 for x in tfs) / len(tfs))
+    max_tf = max(t.tf for t in terms.values())
+    for t in terms.values():
+        wdl, wil = len(t.left), sum(t.left.values())
+        wdr, wir = len(t.right), sum(t.right.values())
+        pwl = wdl / wil if wil else 0.0
+        pwr = wdr / wir if wir else 0.0
+        rel = (0.5 + pwl * t.tf / max_tf) + (0.5 + pwr * t.tf / max_tf)
+        freq = t.tf / (mean + std)
+        spread = len(set(t.sentences)) / n_sentences
+        case = max(t.a, t.n) / (1.0 + math.log(t.tf))
+        pos = math.log(math.log(3.0 + statistics.median(sorted(set(t.sentences)))))
+        t.h = (pos * rel) / (case + freq / rel + spread / rel)
+    scored = []
+    for k, (tf, surface) in cands.items():
+        hs = [terms[x].h for x in k]
+        scored.append((surface, math.prod(hs) / ((sum(hs) + 1) * tf)))
+    scored.sort(key=lambda x: (x[1], x[0]))
+    return scored
 
 
 def warm_up() -> None:
-    """Import YAKE and build the English extractor (slow once per process)."""
-    _extractor("en", 40).extract_keywords("Warm up the keyword extractor with a short sentence about bread.")
+    """Read the English stop words (the only slow part, once per process)."""
+    stopwords("en")
 
 
 def stem(word: str) -> str:
@@ -132,9 +253,5 @@ def keywords(text: str, n: int, language: str | None = None) -> list[str]:
         return []
     text = text[:MAX_TEXT]
     lang = ((language or "en").split("-")[0].lower() or "en")[:2]
-    try:
-        found = _extractor(lang, max(20, n * 5)).extract_keywords(text)
-    except Exception:
-        found = []
-    phrases = [" ".join(p.split()) for p, _ in sorted(found, key=lambda x: x[1])]
+    phrases = [p for p, _ in yake_scores(text, lang)]
     return [natural_case(p, text) for p in select([p for p in phrases if acceptable(p)], n)]
