@@ -3,7 +3,8 @@
 One output row per item (ai_outputs, id derived from item and stage, so a redelivered
 job rewrites the same row). Pages with no usable text never reach a model: they complete
 with no_content set. A recipe the parser already found (JSON-LD) is kept and no model is
-asked for one. AI_BAD_OUTPUT is retried once: a second one for the same item is final.
+asked for one, nor for text without any recipe cues. AI_BAD_OUTPUT is retried once: a
+second one for the same item is final. See docs/ai.md.
 """
 
 from __future__ import annotations
