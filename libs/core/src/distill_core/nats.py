@@ -16,7 +16,7 @@ from nats.js import JetStreamContext
 from nats.js import api as jsapi
 from nats.js.errors import BadRequestError, NotFoundError
 
-from distill_core import subjects
+from distill_core import nats_auth, subjects
 from distill_core.logging import get_logger
 from distill_core.settings import Settings
 
@@ -67,6 +67,8 @@ async def connect(settings: Settings, name: str) -> NATS:
     elif settings.nats_user:
         opts["user"] = settings.nats_user
         opts["password"] = settings.nats_password.get_secret_value() if settings.nats_password else ""
+    if settings.nats_user:  # replies to this user only (nats_auth: each user subscribes to its own inboxes)
+        opts["inbox_prefix"] = nats_auth.inbox_prefix(settings.nats_user)
     delay = 0.2
     deadline = asyncio.get_running_loop().time() + 60
     while True:
