@@ -12,7 +12,7 @@ import pytest
 from distill.internal.v1 import jobs_pb2
 from distill.v1 import admin_pb2, common_pb2, task_pb2
 from distill_client import AsyncClient, InvalidArgument
-from distill_core import subjects
+from distill_core import apikeys, subjects
 from distill_core.events import OutMsg, publish_all
 from distill_core.runner.presence import worker_key, workers_bucket
 
@@ -27,7 +27,16 @@ async def gw(nats_url: str, database_url: str) -> AsyncIterator[Gateway]:
         yield g
 
 
-async def test_list_workers_shows_live_heartbeats_only(gw: Gateway, client: AsyncClient) -> None:
+@pytest.fixture
+async def operator(gw: Gateway) -> AsyncIterator[AsyncClient]:
+    """A client with an admin key: workers and queue lanes are deployment-wide views (docs/security.md)."""
+    async with gw.engine.begin() as conn:
+        key, _ = await apikeys.create_key(conn, f"ops-{uuid.uuid4().hex[:8]}", admin=True)
+    async with AsyncClient(gw.address, key) as c:
+        yield c
+
+
+async def test_list_workers_shows_live_heartbeats_only(gw: Gateway, operator: AsyncClient) -> None:
     kv = await workers_bucket(gw.js, 15)
     tag = uuid.uuid4().hex[:6]
     now = time.time()
@@ -40,20 +49,20 @@ async def test_list_workers_shows_live_heartbeats_only(gw: Gateway, client: Asyn
         hb.start_time.FromSeconds(int(now) - 60)
         await kv.put(worker_key(stage, name), hb.SerializeToString())
     try:
-        mine = [w for w in (await client.list_workers()).workers if w.name.endswith(tag)]
+        mine = [w for w in (await operator.list_workers()).workers if w.name.endswith(tag)]
         assert [w.name for w in mine] == [f"p-{tag}", f"a-{tag}"]  # the one silent for 40 s is gone
         p = mine[0]
         assert (p.stage, p.host, p.pid, p.state) == (common_pb2.STAGE_PARSE, "h1", 4242, admin_pb2.WORKER_STATE_BUSY)
         assert (list(p.current_item_ids), p.processed_count, p.failed_count, p.concurrency) == (["i1"], 10, 2, 8)
-        only_ai = [w.name for w in (await client.list_workers(stage="ai")).workers if w.name.endswith(tag)]
+        only_ai = [w.name for w in (await operator.list_workers(stage="ai")).workers if w.name.endswith(tag)]
         assert only_ai == [f"a-{tag}"]
     finally:
         for stage, name in (("parse", f"p-{tag}"), ("ai", f"a-{tag}"), ("notion", f"n-{tag}")):
             await kv.delete(worker_key(stage, name))
-    assert not [w for w in (await client.list_workers()).workers if w.name.endswith(tag)]
+    assert not [w for w in (await operator.list_workers()).workers if w.name.endswith(tag)]
 
 
-async def test_queue_stats_per_stage_and_lane(gw: Gateway, client: AsyncClient) -> None:
+async def test_queue_stats_per_stage_and_lane(gw: Gateway, operator: AsyncClient) -> None:
     await gw.js.purge_stream(subjects.JOBS_STREAM)
     jobs = [
         OutMsg(subjects.job_subject("ai", "low"), jobs_pb2.Job(item_id=str(uuid.uuid4())).SerializeToString())
@@ -61,7 +70,7 @@ async def test_queue_stats_per_stage_and_lane(gw: Gateway, client: AsyncClient) 
     ]
     await publish_all(gw.js, jobs)
     await asyncio.sleep(1.1)
-    stats = await client.queue_stats()
+    stats = await operator.queue_stats()
     lanes = {(ln.stage, ln.priority): ln for ln in stats.lanes}
     assert len(lanes) == 9
     low = lanes[(common_pb2.STAGE_AI, common_pb2.PRIORITY_LOW)]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -28,6 +30,30 @@ ApiKey = typer.Option(None, "--api-key", envvar="DISTILL_API_KEY", help="API key
 AsJson = typer.Option(False, "--json", help="Machine-readable JSON on stdout.")
 
 T = TypeVar("T")
+
+
+def tls_options(
+    tls: bool = typer.Option(
+        False, "--tls", envvar="DISTILL_TLS", help="Talk TLS to the gateway (system CAs unless --tls-ca)."
+    ),
+    tls_ca: Path = typer.Option(
+        None, "--tls-ca", envvar="DISTILL_TLS_CA_FILE", help="PEM CA that signed the gateway's certificate (TLS on)."
+    ),
+    tls_cert: Path = typer.Option(
+        None, "--tls-cert", envvar="DISTILL_TLS_CLIENT_CERT_FILE", help="PEM client certificate (mTLS)."
+    ),
+    tls_key: Path = typer.Option(None, "--tls-key", envvar="DISTILL_TLS_CLIENT_KEY_FILE", help="Its private key."),
+) -> None:
+    """Options before the command (`distill --tls-ca ca.pem submit ...`), for every client command."""
+    given = {
+        "DISTILL_TLS": "true" if tls else None,
+        "DISTILL_TLS_CA_FILE": tls_ca,
+        "DISTILL_TLS_CLIENT_CERT_FILE": tls_cert,
+        "DISTILL_TLS_CLIENT_KEY_FILE": tls_key,
+    }
+    for var, value in given.items():
+        if value:
+            os.environ[var] = str(value)  # read by distill_client.config.tls_from_env
 
 
 def exit_code(task: task_pb2.Task) -> int:

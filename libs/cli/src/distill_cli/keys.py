@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -65,20 +66,50 @@ def _run(data_dir: Path | None, fn: Any) -> Any:
 DataDir = typer.Option(None, "--data-dir", help="Data dir of the embedded database (default as `distill up`).")
 
 
+def expiry(value: str | None, now: datetime | None = None) -> datetime | None:
+    """--expires: a duration from now ("90d", "12h", "1h30m") or a date / time ("2026-12-31",
+    "2026-12-31T18:00:00+01:00"; UTC when no offset is given)."""
+    if not value:
+        return None
+    from distill_client.names import seconds
+
+    now = now or datetime.now(UTC)
+    try:
+        return now + timedelta(seconds=seconds(value))
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"--expires {value!r}: give a duration (90d, 12h) or a date (2026-12-31)") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 @app.command("create")
 def create(
     tenant: str = typer.Option(..., "--tenant", help="Tenant name (created if new)."),
     name: str = typer.Option("", "--name", help="A note to recognise the key by."),
+    expires: str = typer.Option(
+        None, "--expires", help="When the key stops working: a duration (90d, 12h) or a date (2026-12-31)."
+    ),
+    admin: bool = typer.Option(
+        False, "--admin", help="Also allowed the deployment-wide views (workers, queue lanes) for operators."
+    ),
     data_dir: Path = DataDir,
 ) -> None:
     """Print a new API key for TENANT (shown once; store it).
 
-    Example: distill keys create --tenant alice
+    Examples:
+
+        distill keys create --tenant alice
+        distill keys create --tenant alice --name laptop --expires 90d
+        distill keys create --tenant ops --admin
     """
     from distill_core import apikeys
 
     try:
-        key, _ = _run(data_dir, lambda conn: apikeys.create_key(conn, tenant, name=name))
+        until = expiry(expires)
+        key, _ = _run(data_dir, lambda conn: apikeys.create_key(conn, tenant, name=name, expires_at=until, admin=admin))
     except ValueError as e:
         err.print(f"[red]{e}[/red]")
         raise typer.Exit(1) from None
@@ -98,15 +129,20 @@ def list_(
     if as_json:
         print(json.dumps(rows, default=str, indent=2))
         return
-    t = Table("prefix", "tenant", "name", "created", "expires", "revoked")
+    t = Table("id", "prefix", "tenant", "name", "admin", "created", "last used", "expires", "state")
+    now = datetime.now(UTC)
     for r in rows:
+        state = "revoked" if r["revoked_at"] else ("expired" if r["expires_at"] and r["expires_at"] <= now else "")
         t.add_row(
+            str(r["id"]),
             r["prefix"] + "…",
             r["tenant"],
             r["name"] or "",
+            "yes" if r["admin"] else "",
             f"{r['created_at']:%Y-%m-%d %H:%M}",
-            f"{r['expires_at']:%Y-%m-%d}" if r["expires_at"] else "",
-            "yes" if r["revoked_at"] else "",
+            f"{r['last_used_at']:%Y-%m-%d %H:%M}" if r["last_used_at"] else "",
+            f"{r['expires_at']:%Y-%m-%d %H:%M}" if r["expires_at"] else "",
+            state,
         )
     Console().print(t)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from distill_cli import admin, keys, tasks
+from distill_cli import admin, common, keys, tasks
 
 app = typer.Typer(
     name="distill",
@@ -15,6 +15,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+app.callback()(common.tls_options)
 app.add_typer(keys.app, name="keys")
 tasks.register(app)
 admin.register(app)

@@ -5,6 +5,11 @@ are set), migrates, ensures the development tenant and key, starts the five serv
 as child processes with prefixed logs, prints `distill: ready gateway=HOST:PORT` once
 each reports SERVING over gRPC health, restarts a child that dies (with back-off) and
 stops everything on SIGINT/SIGTERM.
+
+Least privilege (docs/security.md): the embedded nats-server gets one user per service
+with the permissions of distill_core.nats_auth and random passwords kept in
+DIR/nats-auth.json; each child connects as its own user. TLS / mTLS for the gateway
+come from the DISTILL_TLS_* variables, which the children inherit.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
-from distill_client.config import write_last_up
+from distill_client.config import Tls, tls_from_env, write_last_up
+from distill_core import nats_auth
+from distill_core.logging import redact_text, register_secrets, register_secrets_from_env
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from distill_cli.embedded import NatsServer, PostgresServer, free_port
@@ -60,6 +67,8 @@ class Stack:
         self.nats: NatsServer | None = None
         self.pg: PostgresServer | None = None
         self.children: dict[str, Child] = {}
+        self.nats_passwords: dict[str, str] = {}
+        self.tls = gateway_tls()
         self.stopping = asyncio.Event()
         self.color = sys.stderr.isatty()
 
@@ -71,9 +80,16 @@ class Stack:
         db_url = os.environ.get("DISTILL_DATABASE_URL")
         if not nats_url:
             sync = os.environ.get("DISTILL_JOBS_SYNC_ALWAYS", "").lower() in ("1", "true", "yes")
-            self.nats = NatsServer(self.data_dir / "nats", sync_always=sync).start()
+            self.nats_passwords = nats_auth.local_passwords(self.data_dir)
+            register_secrets(self.nats_passwords.values())
+            auth = nats_auth.server_config(self.nats_passwords)
+            self.nats = NatsServer(self.data_dir / "nats", sync_always=sync, extra_config=auth).start()
             nats_url = self.nats.url
-            self.log("nats", f"embedded nats-server on {nats_url} (data in {self.data_dir / 'nats'})")
+            self.log(
+                "nats",
+                f"embedded nats-server on {nats_url} (data in {self.data_dir / 'nats'}; one user per service, "
+                f"passwords in {self.data_dir / nats_auth.PASSWORDS_FILE})",
+            )
         if not db_url:
             self.pg = PostgresServer(self.data_dir / "postgres").start()
             db_url = self.pg.url
@@ -98,7 +114,7 @@ class Stack:
             await upgrade_async(db_url)
             key = os.environ.get("DISTILL_DEV_API_KEY") or self._saved_dev_key()
             async with engine.begin() as conn:
-                key, _ = await apikeys.create_key(conn, "dev", key=key, name="development key")
+                key, _ = await apikeys.create_key(conn, "dev", key=key, name="development key", admin=True)
             self._save_dev_key(key)
             return key
         finally:
@@ -133,6 +149,9 @@ class Stack:
             port = (self.grpc_port or free_port(self.host)) if name == "gateway" else free_port(self.host)
             metrics = free_port(self.host)
             env = dict(base, DISTILL_METRICS_PORT=str(metrics))
+            if self.nats_passwords:  # the embedded server: this service's own NATS user
+                env.pop("DISTILL_NATS_CREDS", None)
+                env.update(DISTILL_NATS_USER=name, DISTILL_NATS_PASSWORD=self.nats_passwords[name])
             if name == "gateway":
                 env["DISTILL_GRPC_PORT"] = str(port)
             else:
@@ -158,7 +177,8 @@ class Stack:
             line = await stream.readline()
             if not line:
                 return
-            self.log(name, line.decode(errors="replace").rstrip())
+            # The services redact their own logs; this also covers what is not a log line (a crash).
+            self.log(name, redact_text(line.decode(errors="replace").rstrip()))
 
     def log(self, name: str, text: str) -> None:
         tag = f"{name:>8} |"
@@ -191,7 +211,8 @@ class Stack:
         pending = set(self.children)
         while pending:
             for name in list(pending):
-                if await _serving(self.host, self.children[name].port):
+                tls = self.tls if name == "gateway" else None
+                if await _serving(self.host, self.children[name].port, tls):
                     pending.discard(name)
             if not pending:
                 return
@@ -225,6 +246,7 @@ class Stack:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stopping.set)
+        register_secrets_from_env()
         try:
             # In this thread: the servers die with the thread that started them (PDEATHSIG).
             nats_url, db_url = self.start_infra()
@@ -238,7 +260,15 @@ class Stack:
             except asyncio.CancelledError:
                 return 0
             gateway = f"{self.host}:{self.children['gateway'].port}"
-            write_last_up({"gateway": gateway, "api_key": key, "data_dir": str(self.data_dir), "pid": os.getpid()})
+            write_last_up(
+                {
+                    "gateway": gateway,
+                    "api_key": key,
+                    "data_dir": str(self.data_dir),
+                    "pid": os.getpid(),
+                    **(self.tls.as_dict() if self.tls else {}),
+                }
+            )
             for name in SERVICES:
                 say(f"distill: metrics {name}=http://{self.host}:{self.children[name].metrics_port}/metrics")
             if not os.environ.get("DISTILL_DEV_API_KEY"):
@@ -257,9 +287,31 @@ class Stack:
             self.stop_infra()
 
 
-async def _serving(host: str, port: int) -> bool:
+def gateway_tls() -> Tls | None:
+    """How `distill up` itself talks to a gateway with TLS on (DISTILL_TLS_CERT_FILE): the
+    client-side DISTILL_TLS_* variables, which the CLI reads too; refused early when mTLS is
+    on and no client certificate is given (every health check would fail)."""
+    if not os.environ.get("DISTILL_TLS_CERT_FILE"):
+        return None
+    tls = tls_from_env() or Tls()
+    if os.environ.get("DISTILL_TLS_CLIENT_CA_FILE") and not tls.cert_file:
+        raise ValueError(
+            "mTLS is on (DISTILL_TLS_CLIENT_CA_FILE) but no client certificate is given: set "
+            "DISTILL_TLS_CLIENT_CERT_FILE and DISTILL_TLS_CLIENT_KEY_FILE (scripts/dev_ca.py makes them)"
+        )
+    tls.credentials()  # unreadable files: said now, not as a gateway that never becomes ready
+    return tls
+
+
+def _channel(target: str, tls: Tls | None) -> grpc.aio.Channel:
+    if tls is None:
+        return grpc.aio.insecure_channel(target)
+    return grpc.aio.secure_channel(target, tls.credentials(), options=tls.options())
+
+
+async def _serving(host: str, port: int, tls: Tls | None = None) -> bool:
     try:
-        async with grpc.aio.insecure_channel(f"{host}:{port}") as ch:
+        async with _channel(f"{host}:{port}", tls) as ch:
             resp = await health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
             return resp.status == health_pb2.HealthCheckResponse.SERVING
     except Exception:
@@ -274,5 +326,9 @@ def _child_preexec() -> None:
 
 def run_up(data_dir: Path | None, grpc_port: int, allow_private: bool) -> int:
     os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/distill-runtime-{os.getuid()}")
-    stack = Stack(data_dir or default_data_dir(), grpc_port, allow_private)
+    try:
+        stack = Stack(data_dir or default_data_dir(), grpc_port, allow_private)
+    except ValueError as e:
+        print(f"distill: {e}", file=sys.stderr, flush=True)
+        return 2
     return asyncio.run(stack.run())

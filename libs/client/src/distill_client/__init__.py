@@ -6,10 +6,13 @@
 get_item, list_tasks / iter_tasks, list_items / iter_items, cancel, retry, watch,
 watch_tasks, wait, list_workers, queue_stats, statistics, list_dead_letters /
 iter_dead_letters, replay_dead_letters, purge_dead_letters. Failures raise the typed
-exceptions of `distill_client.errors` (all subclasses of DistillError).
+exceptions of `distill_client.errors` (all subclasses of DistillError). TLS and mTLS:
+`AsyncClient(..., tls=Tls(ca_file=..., cert_file=..., key_file=...))` or the
+DISTILL_TLS_* variables (docs/security.md).
 """
 
 from distill_client.client import TERMINAL_TASK, AsyncClient, resolve_target
+from distill_client.config import Tls
 from distill_client.errors import (
     AlreadyExists,
     Cancelled,
@@ -44,6 +47,7 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "ResourceExhausted",
+    "Tls",
     "Unauthenticated",
     "Unavailable",
     "resolve_target",

@@ -25,7 +25,7 @@ from distill.v1 import admin_pb2, admin_pb2_grpc, common_pb2, pipeline_pb2, pipe
 from google.protobuf import json_format
 
 from distill_client import names
-from distill_client.config import resolve_api_key, resolve_gateway
+from distill_client.config import Tls, resolve_api_key, resolve_gateway, resolve_tls
 from distill_client.errors import DistillError, from_rpc_error
 
 TERMINAL_TASK = frozenset(
@@ -64,12 +64,24 @@ class AsyncClient:
         *,
         timeout: float = 30.0,
         credentials: grpc.ChannelCredentials | None = None,
+        tls: Tls | None = None,
         retries: int = 3,
     ) -> None:
+        """tls: CA, client certificate (mTLS), server name; by default from DISTILL_TLS_* variables
+        (or what `distill up` recorded). credentials: ready-made channel credentials instead."""
         self.target, self.api_key = resolve_target(gateway, api_key)
         self.timeout = timeout
         self.retries = retries
-        opts = [("grpc.max_receive_message_length", 64 << 20), ("grpc.keepalive_time_ms", 30_000)]
+        opts: list[tuple[str, Any]] = [
+            ("grpc.max_receive_message_length", 64 << 20),
+            ("grpc.keepalive_time_ms", 30_000),
+        ]
+        self.tls = None
+        if credentials is None:
+            self.tls = tls or resolve_tls(gateway)
+            if self.tls is not None:
+                credentials = self.tls.credentials()
+                opts += self.tls.options()
         self.channel = (
             grpc.aio.secure_channel(self.target, credentials, options=opts)
             if credentials

@@ -13,6 +13,8 @@ import grpc
 from distill.v1 import common_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from distill_core.logging import redact_text
+
 
 class DistillError(Exception):
     """Root of every error Distill raises on purpose."""
@@ -22,11 +24,13 @@ class DistillError(Exception):
     grpc_status: grpc.StatusCode = grpc.StatusCode.INTERNAL
 
     def __init__(self, message: str = "", *, code: str | None = None, **details: Any) -> None:
+        # Secrets never reach an ErrorInfo, a status message or a log line (logging.redact_text).
+        message = redact_text(message) if message else message
         super().__init__(message or self.__class__.__doc__ or self.code)
         self.message = message or (self.__class__.__doc__ or self.code).strip()
         if code:
             self.code = code
-        self.details = {k: str(v) for k, v in details.items() if v is not None}
+        self.details = {k: redact_text(str(v)) for k, v in details.items() if v is not None}
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"

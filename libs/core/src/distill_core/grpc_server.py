@@ -1,4 +1,4 @@
-"""A grpc.aio server with health, reflection and graceful shutdown.
+"""A grpc.aio server with health, reflection, TLS / mTLS and graceful shutdown.
 
 On stop: health flips to NOT_SERVING first (so load balancers and probes stop sending),
 then the server stops with a grace period for in-flight RPCs.
@@ -7,6 +7,7 @@ then the server stops with a grace period for in-flight RPCs.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -20,6 +21,35 @@ log = get_logger(__name__)
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
+def _read(path: Path | str, what: str) -> bytes:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise ValueError(f"cannot read the {what} {path}: {e.strerror or e}") from None
+    if b"-----BEGIN " not in data:
+        raise ValueError(f"the {what} {path} is not PEM (no -----BEGIN line)")
+    return data
+
+
+def server_credentials(
+    cert_file: Path | str | None, key_file: Path | str | None, client_ca_file: Path | str | None = None
+) -> grpc.ServerCredentials | None:
+    """TLS credentials from PEM files (None without a certificate: plaintext).
+
+    With `client_ca_file` the server asks for and requires a client certificate signed by
+    one of its CAs (mutual TLS): a client without one fails the handshake.
+    """
+    if not cert_file:
+        return None
+    if not key_file:
+        raise ValueError("a TLS certificate needs its private key file too")
+    pair = (_read(key_file, "TLS private key"), _read(cert_file, "TLS certificate"))
+    if client_ca_file:
+        roots = _read(client_ca_file, "client CA bundle")
+        return grpc.ssl_server_credentials([pair], root_certificates=roots, require_client_auth=True)
+    return grpc.ssl_server_credentials([pair])
+
+
 class GrpcServer:
     def __init__(
         self,
@@ -29,13 +59,18 @@ class GrpcServer:
         services: Sequence[tuple[Callable[[Any, grpc.aio.Server], None], Any, str]] = (),
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
         max_message_bytes: int = MAX_MESSAGE_BYTES,
+        max_receive_bytes: int | None = None,
         credentials: grpc.ServerCredentials | None = None,
     ) -> None:
-        """services: (add_XServicer_to_server, servicer, full service name)."""
+        """services: (add_XServicer_to_server, servicer, full service name).
+
+        max_receive_bytes: larger requests are refused by gRPC itself (RESOURCE_EXHAUSTED)
+        before they reach a servicer (default: max_message_bytes).
+        """
         self.server = grpc.aio.server(
             interceptors=list(interceptors),
             options=[
-                ("grpc.max_receive_message_length", max_message_bytes),
+                ("grpc.max_receive_message_length", max_receive_bytes or max_message_bytes),
                 ("grpc.max_send_message_length", max_message_bytes),
                 ("grpc.so_reuseport", 0),
                 ("grpc.keepalive_permit_without_calls", 1),
@@ -58,6 +93,7 @@ class GrpcServer:
         if not self.port:
             raise OSError(f"cannot listen on {addr}")
         self.host = host
+        self.tls = credentials is not None
 
     async def start(self) -> None:
         await self.server.start()

@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Stage = Literal["parse", "ai", "notion"]
@@ -114,3 +114,27 @@ class GatewaySettings(Settings):
         60.0, gt=0, description="Seconds an unfinished item may sit at an idle stage before its job is re-published."
     )
     dev_api_key: SecretStr | None = None
+
+    # Limits and transport security (docs/security.md).
+    max_request_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest request message accepted (bytes)."
+    )
+    create_task_rate: float = Field(
+        50.0, ge=0, description="CreateTask calls per second per tenant, sustained, over all replicas (0: no limit)."
+    )
+    create_task_burst: int = Field(500, ge=1, description="CreateTask calls a tenant may make at once above the rate.")
+    tls_cert_file: Path | None = Field(None, description="PEM certificate chain of the gRPC server: TLS on.")
+    tls_key_file: Path | None = Field(None, description="PEM private key of tls_cert_file.")
+    tls_client_ca_file: Path | None = Field(
+        None, description="PEM CA bundle: clients must present a certificate it signed (mTLS)."
+    )
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> GatewaySettings:
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ValueError("set both DISTILL_TLS_CERT_FILE and DISTILL_TLS_KEY_FILE (or neither)")
+        if self.tls_client_ca_file and not self.tls_cert_file:
+            raise ValueError(
+                "DISTILL_TLS_CLIENT_CA_FILE (mTLS) needs TLS: set DISTILL_TLS_CERT_FILE and DISTILL_TLS_KEY_FILE"
+            )
+        return self

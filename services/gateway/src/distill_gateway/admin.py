@@ -1,7 +1,9 @@
 """The Admin service: workers, queues, statistics and dead letters.
 
-Workers and queue lanes are the deployment's machinery (no tenant data but item ids);
-statistics and dead letters are the caller's own (its tenant's), like everything else.
+Workers and queue lanes are the deployment's machinery, shared by every tenant (a worker's
+current item ids belong to whoever submitted them): only admin API keys see them
+(`distill keys create --admin`; PERMISSION_DENIED otherwise). Statistics and dead
+letters are the caller's own (its tenant's), like everything else, admin or not.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         self.auth = Authenticator(engine)
         self.redispatch = redispatch
 
-    @rpc
+    @rpc(admin=True)
     async def ListWorkers(
         self, request: admin_pb2.ListWorkersRequest, context: grpc.aio.ServicerContext, caller: Caller
     ) -> admin_pb2.ListWorkersResponse:
@@ -51,7 +53,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         d.FromMilliseconds(int(ttl * 1000))
         return admin_pb2.ListWorkersResponse(workers=workers, ttl=d)
 
-    @rpc
+    @rpc(admin=True)
     async def GetQueueStats(
         self, request: admin_pb2.GetQueueStatsRequest, context: grpc.aio.ServicerContext, caller: Caller
     ) -> admin_pb2.QueueStats:

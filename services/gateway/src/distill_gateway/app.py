@@ -16,10 +16,11 @@ from distill.v1 import (
 from distill_core import metrics
 from distill_core import nats as dnats
 from distill_core.db.session import make_engine, wait_for_database
-from distill_core.grpc_server import GrpcServer
+from distill_core.grpc_server import GrpcServer, server_credentials
 from distill_core.logging import get_logger
 from distill_core.settings import GatewaySettings
 
+from distill_gateway import limits
 from distill_gateway.admin import AdminServicer
 from distill_gateway.dispatch import relay_forever
 from distill_gateway.janitor import Janitor
@@ -59,13 +60,20 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
                 notifications_pb2.DESCRIPTOR.services_by_name["Notifications"].full_name,
             ),
         ],
+        max_receive_bytes=limits.grpc_receive_limit(settings),
+        credentials=server_credentials(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file),
     )
     await server.start()
     metrics.serve(settings.metrics_port)
     relay = asyncio.create_task(relay_forever(js, engine, settings.outbox_delay, settings.outbox_interval))
     janitor = asyncio.create_task(Janitor(settings, engine, js).run_forever())
     await server.set_serving(True)
-    log.info("gateway serving", grpc=f"{settings.grpc_host}:{server.port}", metrics_port=settings.metrics_port)
+    log.info(
+        "gateway serving",
+        grpc=f"{settings.grpc_host}:{server.port}",
+        tls="mtls" if settings.tls_client_ca_file else ("tls" if server.tls else "off"),
+        metrics_port=settings.metrics_port,
+    )
     await stop.wait()
     log.info("gateway stopping")
     await server.stop(grace=5.0)

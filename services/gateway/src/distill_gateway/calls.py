@@ -1,4 +1,10 @@
-"""Decorators for servicer methods: authenticate the caller, map errors to gRPC status.
+"""Decorators for servicer methods: authenticate the caller, check what every call must pass,
+map errors to gRPC status.
+
+Every public RPC goes through `rpc` / `rpc_stream` (the HTTP side calls the same
+methods): the API key first (UNAUTHENTICATED), then the admin scope where the method
+needs it (PERMISSION_DENIED), then the request size (RESOURCE_EXHAUSTED). Health and
+reflection are served by grpc_server.py and need no key.
 
 DistillErrors become their canonical status; a database or NATS outage becomes
 UNAVAILABLE (the client should retry); anything else is logged with its stack and
@@ -7,14 +13,18 @@ answered INTERNAL without details (they might carry data that is not the caller'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import grpc
 import nats.errors
 from distill_core import errors
+from distill_core.apikeys import Caller
 from distill_core.db.session import is_unavailable
-from distill_core.errors import DistillError
+from distill_core.errors import DistillError, PermissionDenied
 from distill_core.logging import get_logger
+
+from distill_gateway.limits import check_request_size
 
 log = get_logger(__name__)
 
@@ -30,19 +40,37 @@ def as_distill_error(e: Exception, method: str) -> DistillError:
     return DistillError("internal error (logged on the server)", code="INTERNAL")
 
 
-def rpc(fn: Any) -> Any:
-    """A unary method `fn(self, request, context, caller)`; `self.auth(context)` gives the caller."""
+async def admit(self: Any, request: Any, context: grpc.aio.ServicerContext, method: str, admin: bool) -> Caller:
+    """The caller of an RPC, once it has passed the checks every call must pass."""
+    caller: Caller = await self.auth(context)
+    if admin and not caller.admin:
+        raise PermissionDenied(
+            f"{method} shows the whole deployment and needs an admin API key "
+            "(an operator makes one with `distill keys create --tenant NAME --admin`)"
+        )
+    limit = getattr(getattr(self, "settings", None), "max_request_bytes", None)
+    if limit:
+        check_request_size(request, limit)
+    return caller
 
-    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        try:
-            caller = await self.auth(context)
-            return await fn(self, request, context, caller)
-        except Exception as e:
-            await errors.abort(context, as_distill_error(e, fn.__name__))
 
-    wrapper.__name__ = fn.__name__
-    wrapper.__doc__ = fn.__doc__
-    return wrapper
+def rpc(fn: Any = None, *, admin: bool = False) -> Any:
+    """A unary method `fn(self, request, context, caller)`; `self.auth(context)` gives the caller.
+
+    `@rpc(admin=True)`: only for admin keys (deployment-wide views).
+    """
+
+    def decorate(fn: Any) -> Any:
+        async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+            try:
+                caller = await admit(self, request, context, fn.__name__, admin)
+                return await fn(self, request, context, caller)
+            except Exception as e:
+                await errors.abort(context, as_distill_error(e, fn.__name__))
+
+        return _named(wrapper, fn)
+
+    return decorate(fn) if fn is not None else decorate
 
 
 def rpc_stream(fn: Any) -> Any:
@@ -50,12 +78,16 @@ def rpc_stream(fn: Any) -> Any:
 
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
-            caller = await self.auth(context)
+            caller = await admit(self, request, context, fn.__name__, False)
             async for ev in fn(self, request, context, caller):
                 yield ev
         except Exception as e:
             await errors.abort(context, as_distill_error(e, fn.__name__))
 
+    return _named(wrapper, fn)
+
+
+def _named(wrapper: Callable[..., Any], fn: Callable[..., Any]) -> Any:
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__
     return wrapper

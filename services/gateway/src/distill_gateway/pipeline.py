@@ -25,7 +25,7 @@ from nats.js import JetStreamContext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from distill_gateway import control, dispatch, paging, repo, validation
+from distill_gateway import control, dispatch, limits, paging, repo, validation
 from distill_gateway.auth import Authenticator
 from distill_gateway.calls import rpc, rpc_stream
 from distill_gateway.watch import Watcher
@@ -44,6 +44,7 @@ class PipelineServicer(pipeline_pb2_grpc.PipelineServicer):
         self.js = js
         self.nc = nc
         self.auth = Authenticator(engine)
+        self.create_limiter = limits.CreateTaskLimiter(engine, settings.create_task_rate, settings.create_task_burst)
         self.ai_models = ai_models.load_models()
         self.watcher = Watcher(settings, engine, js)
         self._background: set[asyncio.Task[Any]] = set()
@@ -95,6 +96,7 @@ class PipelineServicer(pipeline_pb2_grpc.PipelineServicer):
     ) -> task_pb2.Task:
         plan = self.plan(request)
         tenant = caller.tenant_id
+        await self.create_limiter.take(tenant)
         if plan["idempotency_key"]:
             async with self.engine.connect() as conn:
                 found = await repo.find_by_idempotency_key(conn, tenant, plan["idempotency_key"])
@@ -248,7 +250,7 @@ class PipelineServicer(pipeline_pb2_grpc.PipelineServicer):
     ) -> pipeline_pb2.ListTasksResponse:
         size = self._page_size(request.page_size)
         statuses = validation.status_filter("statuses", list(request.statuses), TASK_STATUS_NAME)
-        labels = dict(request.labels)
+        labels = validation.check_labels(dict(request.labels))
         fp = paging.fingerprint("ListTasks", caller.tenant_id, {"statuses": statuses, "labels": labels})
         after = validation.time_cursor(paging.decode_token(request.page_token, fp))
         async with self.engine.connect() as conn:
@@ -400,7 +402,7 @@ class PipelineServicer(pipeline_pb2_grpc.PipelineServicer):
     async def WatchTasks(
         self, request: pipeline_pb2.WatchTasksRequest, context: grpc.aio.ServicerContext, caller: Caller
     ) -> AsyncIterator[task_pb2.TaskEvent]:
-        wanted = dict(request.labels)
+        wanted = validation.check_labels(dict(request.labels))
         tenant = caller.tenant_id
 
         async def labels_of(task_id: str) -> dict[str, str] | None:

@@ -67,6 +67,8 @@ class ApiKey(Base):
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+    # May see deployment-wide views (ListWorkers, GetQueueStats); tenant data stays the tenant's.
+    admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class Task(Base):
