@@ -4,15 +4,28 @@ details), and the dashboard's files are served with their security headers."""
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import json
 import re
+import ssl
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from distill_cli.embedded import free_port
 from distill_cli.vapid import generate
 from distill_core import subjects
+from distill_core.settings import GatewaySettings
+from distill_gateway.notifications import NotificationsServicer
+from distill_gateway.pipeline import PipelineServicer
+from distill_gateway.web.server import start_http
 
 from tests.fakes.push_service import PushService
 from tests.integration.gateway_fixture import fail_item, urls
@@ -245,3 +258,56 @@ async def test_a_browser_registers_its_push_subscription(web: HttpGateway, http:
         problem(await http.delete(f"/v1/pushSubscriptions/{saved['id']}"), 404, "NOT_FOUND")
     finally:
         push.close()
+
+
+# --- transport security -------------------------------------------------------------------
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "distill test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_file, key_file
+
+
+async def test_with_a_certificate_the_http_side_is_https(web: HttpGateway, tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    _, api_key = await web.gw.tenant()
+    settings = GatewaySettings(
+        nats_url=web.gw.settings.nats_url,
+        database_url=web.gw.settings.database_url,
+        http_port=free_port(),
+        tls_cert_file=cert,
+        tls_key_file=key,
+    )
+    pipeline = PipelineServicer(settings, web.gw.engine, web.gw.js, web.gw.nc)
+    server = await start_http(settings, pipeline, NotificationsServicer(settings, web.gw.engine))
+    assert server is not None and server.tls
+    try:
+        headers = {"Authorization": f"Bearer {api_key}"}
+        async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(cert)), headers=headers) as c:
+            r = await c.get(f"https://127.0.0.1:{server.port}/v1/tasks")
+            assert r.status_code == 200 and r.json()["total_size"] == 0
+        async with httpx.AsyncClient() as plain:
+            with pytest.raises(httpx.HTTPError):
+                await plain.get(f"http://127.0.0.1:{server.port}/v1/tasks", headers=headers)
+    finally:
+        await server.stop()

@@ -100,6 +100,9 @@ class GatewaySettings(Settings):
     """The gateway (DISTILL_GATEWAY_* for its own knobs)."""
 
     grpc_port: int = Field(50051, ge=0, le=65535)
+    http_port: int = Field(
+        0, ge=0, le=65535, description="Port of the HTTP side (JSON API, SSE, dashboard) on grpc_host; 0 turns it off."
+    )
     max_urls_per_task: int = Field(1000, ge=1)
     max_url_length: int = Field(2048, ge=16)
     max_page_size: int = Field(1000, ge=1)

@@ -26,6 +26,7 @@ from distill_gateway.dispatch import relay_forever
 from distill_gateway.janitor import Janitor
 from distill_gateway.notifications import NotificationsServicer
 from distill_gateway.pipeline import PipelineServicer
+from distill_gateway.web.server import start_http
 
 log = get_logger("gateway")
 
@@ -40,6 +41,7 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
     await dnats.ensure_topology(js, settings)
     pipeline = PipelineServicer(settings, engine, js, nc)
     admin = AdminServicer(settings, engine, js, pipeline.redispatch)
+    notifications = NotificationsServicer(settings, engine)
     server = GrpcServer(
         settings.grpc_host,
         settings.grpc_port,
@@ -56,7 +58,7 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
             ),
             (
                 notifications_pb2_grpc.add_NotificationsServicer_to_server,
-                NotificationsServicer(settings, engine),
+                notifications,
                 notifications_pb2.DESCRIPTOR.services_by_name["Notifications"].full_name,
             ),
         ],
@@ -64,6 +66,7 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
         credentials=server_credentials(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file),
     )
     await server.start()
+    http = await start_http(settings, pipeline, notifications)  # None unless DISTILL_HTTP_PORT
     metrics.serve(settings.metrics_port)
     relay = asyncio.create_task(relay_forever(js, engine, settings.outbox_delay, settings.outbox_interval))
     janitor = asyncio.create_task(Janitor(settings, engine, js).run_forever())
@@ -76,7 +79,7 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
     )
     await stop.wait()
     log.info("gateway stopping")
-    await server.stop(grace=5.0)
+    await asyncio.gather(server.stop(grace=5.0), *([http.stop()] if http else []))
     janitor.cancel()
     relay.cancel()
     with contextlib.suppress(asyncio.CancelledError):

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import grpc
 import uvicorn
 from distill_core.grpc_server import MAX_MESSAGE_BYTES
 from distill_core.logging import get_logger
+from distill_core.settings import GatewaySettings
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -23,6 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from distill_gateway import limits
 from distill_gateway.web import problems
 from distill_gateway.web.routes import Api, problem_response
 
@@ -82,8 +85,12 @@ class Static(StaticFiles):
         return response
 
 
-def build_app(pipeline: Any, notifications: Any, closing: asyncio.Event) -> Starlette:
-    api = Api(pipeline, notifications, closing, MAX_MESSAGE_BYTES)
+def build_app(
+    pipeline: Any, notifications: Any, closing: asyncio.Event, max_body_bytes: int = MAX_MESSAGE_BYTES
+) -> Starlette:
+    """max_body_bytes: request bodies over it are refused unread (the servicers check the
+    request's own size against DISTILL_MAX_REQUEST_BYTES, naming the setting)."""
+    api = Api(pipeline, notifications, closing, max_body_bytes)
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -121,9 +128,21 @@ class _Server(uvicorn.Server):
 
 
 class HttpServer:
-    """uvicorn serving `app` on host:port (0 picks a free port) inside the running loop."""
+    """uvicorn serving `app` on host:port (0 picks a free port) inside the running loop;
+    HTTPS when given a certificate, requiring client certificates when given a CA."""
 
-    def __init__(self, app: Starlette, host: str, port: int, closing: asyncio.Event, grace: float = 3.0) -> None:
+    def __init__(
+        self,
+        app: Starlette,
+        host: str,
+        port: int,
+        closing: asyncio.Event,
+        *,
+        grace: float = 3.0,
+        cert_file: Path | None = None,
+        key_file: Path | None = None,
+        client_ca_file: Path | None = None,
+    ) -> None:
         self.closing = closing
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.create_server((host, port), family=family, backlog=512)
@@ -139,7 +158,12 @@ class HttpServer:
             proxy_headers=False,
             timeout_graceful_shutdown=grace,
             timeout_keep_alive=20,
+            ssl_certfile=cert_file,
+            ssl_keyfile=key_file,
+            ssl_ca_certs=client_ca_file,
+            ssl_cert_reqs=ssl.CERT_REQUIRED if client_ca_file else ssl.CERT_NONE,
         )
+        self.tls = cert_file is not None
         self.server = _Server(config)
         self.task: asyncio.Task[None] | None = None
 
@@ -152,7 +176,7 @@ class HttpServer:
                 self.task.result()  # raises what went wrong
                 raise OSError(f"the HTTP side did not start on {self.host}:{self.port}")
             await asyncio.sleep(0.01)
-        log.info("http serving", http=f"{self.host}:{self.port}")
+        log.info("http serving", http=f"{self.host}:{self.port}", tls=self.tls)
 
     async def stop(self) -> None:
         """End the event streams, finish requests in flight, close."""
@@ -164,11 +188,20 @@ class HttpServer:
                 await self.task
 
 
-async def start_http(settings: Any, pipeline: Any, notifications: Any) -> HttpServer | None:
-    """The HTTP side, when DISTILL_HTTP_PORT is set (else None)."""
+async def start_http(settings: GatewaySettings, pipeline: Any, notifications: Any) -> HttpServer | None:
+    """The HTTP side, when DISTILL_HTTP_PORT is set (else None), with the gRPC port's TLS settings."""
     if not settings.http_port:
         return None
     closing = asyncio.Event()
-    server = HttpServer(build_app(pipeline, notifications, closing), settings.grpc_host, settings.http_port, closing)
+    app = build_app(pipeline, notifications, closing, limits.grpc_receive_limit(settings))
+    server = HttpServer(
+        app,
+        settings.grpc_host,
+        settings.http_port,
+        closing,
+        cert_file=settings.tls_cert_file,
+        key_file=settings.tls_key_file,
+        client_ca_file=settings.tls_client_ca_file,
+    )
     await server.start()
     return server
