@@ -159,10 +159,19 @@ def check_url(url: str, *, field: str = "url", allow_private: bool = False) -> T
 
 
 def _literal(host: str) -> IPAddress | None:
+    """The address a host names without DNS: IPv4 and IPv6 literals, and also the other IPv4
+    forms the resolver reads as addresses (2130706433, 0x7f000001, 0177.0.0.1, 127.1)."""
+    h = host.strip("[]")
     try:
-        return ipaddress.ip_address(host.strip("[]"))
+        return ipaddress.ip_address(h)
     except ValueError:
-        return None
+        pass
+    if h and all(c in "0123456789abcdefABCDEFxX." for c in h):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(h))
+        except OSError:
+            return None
+    return None
 
 
 async def resolve(target: Target, allow_private: bool) -> Target:
