@@ -38,7 +38,12 @@ TERMINAL_TASK = frozenset(
 )
 # Worth trying again: the gateway restarting, or a stream cut by a proxy.
 _TRANSIENT = (grpc.StatusCode.UNAVAILABLE,)
-_STREAM_TRANSIENT = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN)
+_STREAM_TRANSIENT = (
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.UNKNOWN,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,  # a watcher that fell behind was dropped: resume from where it was
+)
 
 T = TypeVar("T")
 

@@ -115,6 +115,7 @@ def stream_configs(settings: Settings) -> list[jsapi.StreamConfig]:
             num_replicas=settings.stream_replicas,
             max_age=settings.events_max_age,
             duplicate_window=120.0,
+            republish=jsapi.RePublish(src=f"{subjects.EVENTS_PREFIX}.>", dest=f"{subjects.LIVE_PREFIX}.>"),
         ),
         jsapi.StreamConfig(
             name=subjects.ADVISORIES_STREAM,

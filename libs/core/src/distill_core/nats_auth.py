@@ -88,7 +88,8 @@ def permissions(user: str) -> dict[str, Any]:
             f"{s.EVENTS_PREFIX}.>",
             s.CANCEL_SUBJECT,
         ]
-        return {"publish": {"allow": publish}, "subscribe": {"allow": [_inbox(user)]}}
+        # the live feed JetStream republishes events to (one subscription per tenant with watchers)
+        return {"publish": {"allow": publish}, "subscribe": {"allow": [_inbox(user), f"{s.LIVE_PREFIX}.>"]}}
     if user == "notifier":
         publish = [*_topology(), *_durable(s.EVENTS_STREAM, s.NOTIFIER_CONSUMER)]
         return {"publish": {"allow": _unique(publish)}, "subscribe": {"allow": [_inbox(user)]}}

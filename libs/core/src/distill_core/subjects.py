@@ -22,6 +22,9 @@ WORKERS_BUCKET = "distill_workers"
 JOBS_PREFIX = "distill.jobs"
 EVENTS_PREFIX = "distill.events"
 DLQ_PREFIX = "distill.dlq"
+# JetStream republishes each stored event here (with its stream sequence in the headers):
+# the gateway's live feed for watchers, one core subscription per tenant.
+LIVE_PREFIX = "distill.live"
 CANCEL_SUBJECT = "distill.control.cancel"
 # JetStream's MAX_DELIVERIES advisories for JOBS, kept in a stream so none is missed
 # while no worker is listening.

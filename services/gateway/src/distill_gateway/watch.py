@@ -1,20 +1,25 @@
-"""WatchTask and WatchTasks: events from the EVENTS stream, heartbeats while idle.
+"""WatchTask and WatchTasks: a snapshot or a replay from JetStream, then the live feed.
 
-WatchTask: the snapshot is read after noting the EVENTS stream's last sequence, and
-events are replayed from just after it, so nothing between the two is missed (an event
-already reflected in the snapshot may arrive again; applying it twice changes nothing).
+A watch first registers with the gateway's live hub (live.py: one subscription per
+tenant, fanned out to every watcher), then notes the EVENTS stream's last sequence L.
+Everything stored after L reaches the watcher live; everything up to L is covered by the
+snapshot (WatchTask from the start) or replayed from JetStream (`from_sequence`). Live
+events at or below what is covered are skipped, so nothing is missed or repeated.
 
 Every event carries its stream sequence, and a heartbeat carries the last sequence the
-stream has passed, so `from_sequence` resumes right after it with nothing missed or
-repeated: JetStream sequences are dense and ordered within one subject filter.
+watch has covered, so `from_sequence` resumes right after it. A watcher that cannot keep
+up (its bounded queue filled) or whose live feed lost a message (a gap in a task's
+`Nats-Last-Sequence` chain) is dropped with RESOURCE_EXHAUSTED naming the from_sequence
+to resume from; the client library resumes by itself.
 
-WatchTasks follows `distill.events.<tenant>.*` (only the caller's tenant) and never ends
-on its own; a label filter looks each task's labels up once (they never change).
+WatchTasks follows only the caller's tenant and never ends on its own; a label filter
+looks each task's labels up once (they never change).
 """
 
 from __future__ import annotations
 
-import time
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -32,47 +37,14 @@ from nats.js.errors import NotFoundError as JsNotFound
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from distill_gateway import repo
+from distill_gateway.live import QUEUE_EVENTS, Listener, LiveHub
 
 TERMINAL = {TASK_STATUS[s] for s in ("succeeded", "partially_failed", "failed", "cancelled")}
-
-# Each watcher's buffer in the gateway is bounded (BUFFER_MSGS, BUFFER_BYTES). A watcher that
-# falls behind is dropped with RESOURCE_EXHAUSTED naming the from_sequence to resume from (with
-# nothing missed), rather than buffering without bound or slowing anything else: when its buffer
-# overflowed (the NATS client drops what does not fit; the gap shows in the consumer sequence),
-# or when its client stopped reading (a write held back by gRPC flow control for STALL_SECONDS)
-# while MAX_BEHIND events wait behind it.
-MAX_BEHIND = 1000
-STALL_SECONDS = 1.0
-BUFFER_MSGS = 5000
-BUFFER_BYTES = 4 * 1024 * 1024
+REPLAY_BUFFER = 10_000
 
 
-def fell_behind(behind: int | str, last_sent: int) -> ResourceExhausted:
-    return ResourceExhausted(
-        f"this watch fell {behind} events behind (the client reads slower than events arrive); "
-        f"reconnect with from_sequence={last_sent} to resume with nothing missed"
-    )
-
-
-class Lag:
-    """Tells when a watcher must be dropped: a buffer overflow or a stalled client."""
-
-    def __init__(self, sub: Any) -> None:
-        self.sub = sub
-        self.next_consumer_seq = 1
-
-    def check_arrival(self, msg: Any, last_sent: int) -> None:
-        """Before sending `msg`: nothing was dropped between the previous message and it."""
-        seq = int(msg.metadata.sequence.consumer)
-        if seq not in (self.next_consumer_seq, 1):  # 1: the ordered consumer was re-created
-            raise fell_behind(f"more than {self.sub.pending_msgs}", last_sent)
-        self.next_consumer_seq = seq + 1
-
-    def check_write(self, write_wait: float, last_sent: int) -> None:
-        """After a write that waited `write_wait` seconds for the client."""
-        behind = self.sub.pending_msgs
-        if behind >= MAX_BEHIND and write_wait >= STALL_SECONDS:
-            raise fell_behind(behind, last_sent)
+def fell_behind(why: str, covered: int) -> ResourceExhausted:
+    return ResourceExhausted(f"this watch {why}; reconnect with from_sequence={covered} to resume with nothing missed")
 
 
 def _now() -> Timestamp:
@@ -81,11 +53,31 @@ def _now() -> Timestamp:
     return t
 
 
+class Coverage:
+    """Which stream sequences a watch has delivered or covered, per task subject."""
+
+    def __init__(self, upto: int) -> None:
+        self.upto = upto  # everything at or below was covered (snapshot, replay or delivered)
+        self.per_task: dict[str, int] = {}
+
+    def take(self, task_id: str, seq: int, last: int) -> bool:
+        """True when the event is new; raises when one before it was lost."""
+        covered = max(self.upto, self.per_task.get(task_id, 0))
+        if seq <= covered:
+            return False  # already covered: replayed, or reflected in the snapshot
+        if last > covered:
+            raise fell_behind(f"missed event {last} of task {task_id} in its live feed", self.upto)
+        self.per_task[task_id] = seq
+        self.upto = max(self.upto, seq)
+        return True
+
+
 class Watcher:
     def __init__(self, settings: GatewaySettings, engine: AsyncEngine, js: JetStreamContext) -> None:
         self.settings = settings
         self.engine = engine
         self.js = js
+        self.hub = LiveHub(js._nc)  # the gateway's one connection
 
     async def _finished_status(self, tenant: str, task_id: str) -> task_pb2.Task | None:
         """The task, when it is in a terminal status; else None."""
@@ -98,40 +90,14 @@ class Watcher:
             counts = (await repo.counts(conn, [row["id"]])).get(row["id"])
         return convert.task_to_proto(row, counts)
 
-    async def _last_seq(self, subject: str) -> int:
+    async def _stream_last(self) -> int:
+        return int((await self.js.stream_info(subjects.EVENTS_STREAM)).state.last_seq)
+
+    async def _subject_last(self, subject: str) -> int:
         try:
             return int((await self.js.get_last_msg(subjects.EVENTS_STREAM, subject)).seq or 0)
         except JsNotFound:
             return 0
-
-    async def watch_task(
-        self, tenant: str, task_id: str, from_seq: int, snapshot: Callable[[], Awaitable[task_pb2.Task]]
-    ) -> AsyncIterator[task_pb2.TaskEvent]:
-        subject = subjects.event_subject(tenant, task_id)
-        if from_seq == 0:
-            last = int((await self.js.stream_info(subjects.EVENTS_STREAM)).state.last_seq)
-            task = await snapshot()
-            done = task.status in TERMINAL
-            yield task_pb2.TaskEvent(
-                sequence=last,
-                type=task_pb2.EVENT_TYPE_SNAPSHOT,
-                time=_now(),
-                task_id=task_id,
-                task=task,
-                event_id=f"{task_id}:snapshot:{last}",
-                terminal=done,
-            )
-            if done:
-                return
-            start = last + 1
-        else:
-            start = from_seq + 1
-            final = await self._finished_status(tenant, task_id)
-            if final is not None and await self._last_seq(subject) <= from_seq:
-                yield self._final(task_id, final, from_seq)
-                return
-        async for ev in self._follow(tenant, task_id, subject, start):
-            yield ev
 
     def _final(self, task_id: str, task: task_pb2.Task, seq: int) -> task_pb2.TaskEvent:
         return task_pb2.TaskEvent(
@@ -144,53 +110,122 @@ class Watcher:
             terminal=True,
         )
 
-    async def _subscribe(self, subject: str, start: int) -> Any:
-        """An ordered consumer on `subject` from stream sequence `start`."""
-        return await self.js.subscribe(
+    async def _replay(self, subject: str, start: int, end: int) -> AsyncIterator[task_pb2.TaskEvent]:
+        """Stored events of `subject` with sequences in [start, end], oldest first."""
+        if start > end:
+            return
+        sub = await self.js.subscribe(
             subject,
             stream=subjects.EVENTS_STREAM,
             ordered_consumer=True,
             config=jsapi.ConsumerConfig(
                 deliver_policy=jsapi.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start, inactive_threshold=30.0
             ),
-            pending_msgs_limit=BUFFER_MSGS,
-            pending_bytes_limit=BUFFER_BYTES,
+            pending_msgs_limit=REPLAY_BUFFER,
         )
-
-    async def _follow(self, tenant: str, task_id: str, subject: str, start: int) -> AsyncIterator[task_pb2.TaskEvent]:
-        sub = await self._subscribe(subject, start)
-        lag = Lag(sub)
-        last_seen = start - 1
         try:
             while True:
                 try:
-                    msg = await sub.next_msg(timeout=self.settings.watch_heartbeat)
+                    msg = await sub.next_msg(timeout=5.0)
                 except (TimeoutError, NatsTimeout):
-                    final = await self._finished_status(tenant, task_id)
-                    if final is not None:
-                        yield self._final(task_id, final, last_seen)
-                        return
-                    yield task_pb2.TaskEvent(
-                        sequence=last_seen, type=task_pb2.EVENT_TYPE_HEARTBEAT, time=_now(), task_id=task_id
-                    )
-                    continue
-                lag.check_arrival(msg, last_seen)
-                try:
+                    return  # nothing more stored for this filter
+                seq = int(msg.metadata.sequence.stream)
+                if seq > end:
+                    return
+                with contextlib.suppress(Exception):
                     ev = task_pb2.TaskEvent.FromString(msg.data)
-                except Exception:
-                    continue
-                ev.sequence = int(msg.metadata.sequence.stream)
-                last_seen = ev.sequence
-                sent = time.monotonic()
+                    ev.sequence = seq
+                    yield ev
+                if seq >= end or int(msg.metadata.num_pending or 0) == 0:
+                    return
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _live(
+        self,
+        listener: Listener,
+        cov: Coverage,
+        on_idle: Callable[[], Awaitable[task_pb2.TaskEvent | None]],
+        wanted: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> AsyncIterator[task_pb2.TaskEvent]:
+        """Live events past the coverage (those `wanted`); after a heartbeat interval with
+        nothing sent, `on_idle()` may end the watch (its event is yielded last) or return
+        None for a heartbeat."""
+        beat = self.settings.watch_heartbeat
+        loop = asyncio.get_running_loop()
+        quiet_since = loop.time()
+        while True:
+            if listener.overflowed:
+                raise fell_behind(
+                    f"fell more than {QUEUE_EVENTS} events behind (the client reads slower than events arrive)",
+                    cov.upto,
+                )
+            wait = max(0.01, beat - (loop.time() - quiet_since))
+            try:
+                if listener.queue.empty():
+                    seq, last, ev = await asyncio.wait_for(listener.queue.get(), wait)
+                else:  # the common case under load: no timer, no task
+                    seq, last, ev = listener.queue.get_nowait()
+            except TimeoutError:
+                quiet_since = loop.time()
+                final = await on_idle()
+                if final is not None:
+                    yield final
+                    return
+                yield task_pb2.TaskEvent(
+                    sequence=cov.upto, type=task_pb2.EVENT_TYPE_HEARTBEAT, time=_now(), task_id=listener.task_id or ""
+                )
+                continue
+            if cov.take(ev.task_id, seq, last) and (wanted is None or await wanted(ev.task_id)):
+                quiet_since = loop.time()
+                yield ev
+
+    async def watch_task(
+        self, tenant: str, task_id: str, from_seq: int, snapshot: Callable[[], Awaitable[task_pb2.Task]]
+    ) -> AsyncIterator[task_pb2.TaskEvent]:
+        subject = subjects.event_subject(tenant, task_id)
+        listener = await self.hub.register(tenant, task_id)
+        try:
+            stored = await self._stream_last()  # later events reach the listener live
+            if from_seq == 0:
+                task = await snapshot()
+                done = task.status in TERMINAL
+                yield task_pb2.TaskEvent(
+                    sequence=stored,
+                    type=task_pb2.EVENT_TYPE_SNAPSHOT,
+                    time=_now(),
+                    task_id=task_id,
+                    task=task,
+                    event_id=f"{task_id}:snapshot:{stored}",
+                    terminal=done,
+                )
+                if done:
+                    return
+                cov = Coverage(stored)
+            else:
+                cov = Coverage(from_seq)
+                async for ev in self._replay(subject, from_seq + 1, stored):
+                    if cov.take(task_id, ev.sequence, 0):
+                        yield ev
+                        if ev.terminal:
+                            return
+                cov.upto = max(cov.upto, stored)
+                final = await self._finished_status(tenant, task_id)
+                if final is not None and await self._subject_last(subject) <= cov.upto:
+                    yield self._final(task_id, final, cov.upto)
+                    return
+
+            async def idle() -> task_pb2.TaskEvent | None:
+                final = await self._finished_status(tenant, task_id)
+                return self._final(task_id, final, cov.upto) if final is not None else None
+
+            async for ev in self._live(listener, cov, idle):
                 yield ev
                 if ev.terminal:
                     return
-                lag.check_write(time.monotonic() - sent, last_seen)
         finally:
-            try:
-                await sub.unsubscribe()
-            except Exception:
-                pass
+            await self.hub.unregister(listener)
 
     async def watch_tasks(
         self,
@@ -201,10 +236,6 @@ class Watcher:
     ) -> AsyncIterator[task_pb2.TaskEvent]:
         """Every event of the tenant's tasks (carrying all of `labels`), from after `from_seq`
         (0: from now on), with heartbeats; never ends on its own."""
-        if from_seq:
-            start = from_seq + 1
-        else:
-            start = int((await self.js.stream_info(subjects.EVENTS_STREAM)).state.last_seq) + 1
         cache: dict[str, bool] = {}
 
         async def wanted(task_id: str) -> bool:
@@ -217,34 +248,22 @@ class Watcher:
                 cache[task_id] = all(have.get(k) == v for k, v in labels.items())
             return cache[task_id]
 
-        sub = await self._subscribe(subjects.tenant_events(tenant), start)
-        lag = Lag(sub)
-        last_seen = start - 1
-        beat = self.settings.watch_heartbeat
-        quiet_since = time.monotonic()
+        listener = await self.hub.register(tenant, None)
         try:
-            while True:
-                wait = max(0.01, beat - (time.monotonic() - quiet_since))
-                try:
-                    msg = await sub.next_msg(timeout=wait)
-                except (TimeoutError, NatsTimeout):
-                    quiet_since = time.monotonic()
-                    yield task_pb2.TaskEvent(sequence=last_seen, type=task_pb2.EVENT_TYPE_HEARTBEAT, time=_now())
-                    continue
-                lag.check_arrival(msg, last_seen)
-                last_seen = int(msg.metadata.sequence.stream)
-                try:
-                    ev = task_pb2.TaskEvent.FromString(msg.data)
-                except Exception:
-                    continue
-                if not await wanted(ev.task_id):
-                    continue
-                ev.sequence = last_seen
-                quiet_since = time.monotonic()
+            stored = await self._stream_last()
+            cov = Coverage(from_seq or stored)
+            if from_seq:
+                async for ev in self._replay(subjects.tenant_events(tenant), from_seq + 1, stored):
+                    cov.upto = max(cov.upto, ev.sequence)
+                    cov.per_task[ev.task_id] = ev.sequence
+                    if await wanted(ev.task_id):
+                        yield ev
+                cov.upto = max(cov.upto, stored)
+
+            async def idle() -> Any:
+                return None
+
+            async for ev in self._live(listener, cov, idle, wanted):
                 yield ev
-                lag.check_write(time.monotonic() - quiet_since, last_seen)
         finally:
-            try:
-                await sub.unsubscribe()
-            except Exception:
-                pass
+            await self.hub.unregister(listener)
