@@ -60,7 +60,10 @@ class Gateway:
 
 
 @contextlib.asynccontextmanager
-async def running_gateway(nats_url: str, database_url: str, **overrides: Any) -> AsyncIterator[Gateway]:
+async def running_gateway(
+    nats_url: str, database_url: str, *, probe_credentials: grpc.ChannelCredentials | None = None, **overrides: Any
+) -> AsyncIterator[Gateway]:
+    """probe_credentials: how to reach a gateway with TLS on (tls_* overrides) for the health check."""
     settings = GatewaySettings(
         nats_url=nats_url,
         database_url=database_url,
@@ -71,7 +74,8 @@ async def running_gateway(nats_url: str, database_url: str, **overrides: Any) ->
     stop = asyncio.Event()
     served = asyncio.create_task(serve(settings, stop))
     address = f"127.0.0.1:{settings.grpc_port}"
-    async with grpc.aio.insecure_channel(address) as ch:
+    probe = grpc.aio.secure_channel(address, probe_credentials) if probe_credentials else None
+    async with probe or grpc.aio.insecure_channel(address) as ch:
         health = health_pb2_grpc.HealthStub(ch)
         for _ in range(200):
             if served.done():
