@@ -24,11 +24,19 @@ SETTINGS_CLASS = {
     "notion": "distill_notion.settings:ExportSettings",
     "notifier": "distill_notifier.settings:NotifierSettings",
 }
+# Settings a service reads through more classes than its main one.
+EXTRA_CLASSES = {
+    "gateway": ["distill_gateway.notifications:NotificationSettings"],
+}
+
+
+def _load(path: str) -> type[BaseSettings]:
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def settings_class(service: str) -> type[BaseSettings]:
-    module, name = SETTINGS_CLASS[service].split(":")
-    return getattr(importlib.import_module(module), name)
+    return _load(SETTINGS_CLASS[service])
 
 
 def _field_env_names(cls: type[BaseSettings]) -> set[str]:
@@ -47,6 +55,8 @@ def accepted(service: str) -> set[str]:
     from distill_core.settings import SERVICE_OF_STAGE, StageSettings
 
     names = _field_env_names(settings_class(service))
+    for extra in EXTRA_CLASSES.get(service, []):
+        names |= _field_env_names(_load(extra))
     stage = STAGE_OF.get(service)
     if stage:
         prefix = f"DISTILL_{SERVICE_OF_STAGE[stage].upper()}_"
