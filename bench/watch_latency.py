@@ -158,7 +158,7 @@ async def one_round(
     return out
 
 
-async def main(args: argparse.Namespace) -> int:
+async def run(args: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-watch-"))
     os.environ.setdefault("XDG_RUNTIME_DIR", str(tmp))
     nats = NatsServer(tmp / "nats").start()
@@ -238,13 +238,23 @@ async def main(args: argparse.Namespace) -> int:
     return 0 if all(f.ok is not False for f in figures) else 1
 
 
-def cli() -> None:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--watchers", default="1,500", help="watcher counts, comma separated")
     p.add_argument("--events", type=int, default=100, help="events per round")
     p.add_argument("--rate", type=float, default=20.0, help="events per second")
     p.add_argument("--slow", type=int, default=10, help="slow watchers beside the largest round")
-    raise SystemExit(asyncio.run(main(p.parse_args())))
+    return p
+
+
+def main(smoke: bool = False) -> None:
+    """Entry point of `python -m bench` (results go to bench/results/watch_latency.json)."""
+    argv = ["--watchers", "1,50", "--events", "20", "--slow", "2"] if smoke else []
+    asyncio.run(run(parser().parse_args(argv)))
+
+
+def cli() -> None:
+    raise SystemExit(asyncio.run(run(parser().parse_args())))
 
 
 if __name__ == "__main__":
