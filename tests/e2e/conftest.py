@@ -29,7 +29,9 @@ class Stack:
     proc: subprocess.Popen
 
 
-def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None, timeout: float = 120) -> Stack:
+def start_stack(
+    data_dir: Path, extra_env: dict[str, str] | None = None, timeout: float = 120, allow_private_networks: bool = True
+) -> Stack:
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "up.log"
     env = dict(
@@ -46,7 +48,7 @@ def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None, timeout
             str(data_dir),
             "--grpc-port",
             "0",
-            "--allow-private-networks",
+            *(["--allow-private-networks"] if allow_private_networks else []),
         ],
         stdout=open(log, "w"),
         stderr=subprocess.STDOUT,

@@ -6,7 +6,6 @@ library, the CLI and raw gRPC alike."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import subprocess
 import sys
@@ -17,21 +16,10 @@ import pytest
 from distill_client import AsyncClient, Tls, Unavailable
 from distill_core.settings import GatewaySettings
 
-from tests.conftest import ROOT
 from tests.integration.gateway_fixture import Gateway, running_gateway
+from tests.security.certs import SCRIPT, make
 
 pytestmark = pytest.mark.integration
-
-
-def _dev_ca() -> object:
-    spec = importlib.util.spec_from_file_location("dev_ca", ROOT / "scripts" / "dev_ca.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-dev_ca = _dev_ca()
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +27,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Our CA with server and client certificates, and a stranger's CA with a client certificate."""
     ours = tmp_path_factory.mktemp("pki")
     out = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "dev_ca.py"), str(ours), "--client", "alice"],
+        [sys.executable, str(SCRIPT), str(ours), "--client", "alice"],
         capture_output=True,
         text=True,
         check=True,
@@ -47,7 +35,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert f"DISTILL_TLS_CLIENT_CERT_FILE={ours / 'alice.pem'}" in out.stdout
     assert oct((ours / "ca-key.pem").stat().st_mode & 0o777) == "0o600"
     theirs = tmp_path_factory.mktemp("pki-stranger")
-    dev_ca.make_all(theirs, clients=["mallory"])  # type: ignore[attr-defined]
+    make(theirs, clients=("mallory",))
     return {
         "ca": ours / "ca.pem",
         "cert": ours / "server.pem",
