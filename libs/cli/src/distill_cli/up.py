@@ -29,6 +29,7 @@ from distill_core import nats_auth
 from distill_core.logging import redact_text, register_secrets, register_secrets_from_env
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from distill_cli import dashboard
 from distill_cli.embedded import NatsServer, PostgresServer, free_port
 
 SERVICES = ("gateway", "parser", "ai", "notion", "notifier")
@@ -145,6 +146,9 @@ class Stack:
         }
         if self.allow_private:
             base["DISTILL_PARSER_ALLOW_PRIVATE_NETWORKS"] = "true"
+        vapid = dashboard.vapid_env(self.data_dir, os.environ)  # Web Push works out of the box
+        register_secrets([vapid.get("DISTILL_VAPID_PRIVATE_KEY", "")])
+        base.update(vapid)
         for name in SERVICES:
             port = (self.grpc_port or free_port(self.host)) if name == "gateway" else free_port(self.host)
             metrics = free_port(self.host)
@@ -154,6 +158,7 @@ class Stack:
                 env.update(DISTILL_NATS_USER=name, DISTILL_NATS_PASSWORD=self.nats_passwords[name])
             if name == "gateway":
                 env["DISTILL_GRPC_PORT"] = str(port)
+                env["DISTILL_HTTP_PORT"] = str(dashboard.http_port(self.host, os.environ))
             else:
                 env["DISTILL_HEALTH_PORT"] = str(port)
             self.children[name] = Child(name, port, metrics, env)
@@ -274,6 +279,8 @@ class Stack:
             if not os.environ.get("DISTILL_DEV_API_KEY"):
                 say(f"distill: development API key {key} (export DISTILL_API_KEY={key})")
             say(f"distill: exports in {self.children['notion'].env['DISTILL_EXPORT_DIR']}")
+            http_port = int(self.children["gateway"].env["DISTILL_HTTP_PORT"])
+            say(f"distill: dashboard {dashboard.dashboard_url(self.host, http_port, key, tls=self.tls is not None)}")
             say(f"distill: ready gateway={gateway}")
             await self.stopping.wait()
             say("distill: stopping")

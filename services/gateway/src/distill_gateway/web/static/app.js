@@ -14,7 +14,7 @@
   ]);
   const PHASE_TEXT = {
     pending: "waiting", running: "running", retrying: "retrying", succeeded: "done", failed: "failed",
-    cancelled: "cancelled",
+    cancelled: "cancelled", skipped: "not run",
   };
 
   const $ = (id) => document.getElementById(id);
@@ -466,6 +466,7 @@
       const p = (item.phases || []).find((q) => q.stage === stage);
       let ps = p ? short(p.status) : "pending";
       if (!p && status === "cancelled") ps = "cancelled";
+      if (!p && status === "failed") ps = "skipped"; // an earlier stage failed
       const name = STAGE_NAME[stage] || short(stage);
       const el = document.createElement("li");
       el.className = "phase";
