@@ -34,8 +34,10 @@ HEARTBEAT = 0.5
 
 @pytest.fixture(scope="module")
 async def web(nats_url: str, database_url: str) -> AsyncIterator[HttpGateway]:
-    async with running_http_gateway(nats_url, database_url, watch_heartbeat=HEARTBEAT) as g:
-        yield g
+    with pytest.MonkeyPatch.context() as mp:  # a gateway without Web Push keys, too
+        mp.delenv("DISTILL_VAPID_PUBLIC_KEY", raising=False)
+        async with running_http_gateway(nats_url, database_url, watch_heartbeat=HEARTBEAT) as g:
+            yield g
 
 
 async def read_all(http: httpx.AsyncClient, path: str, **headers: str) -> tuple[httpx.Response, list[Event]]:
@@ -177,3 +179,9 @@ async def test_a_browser_that_goes_away_releases_its_watch(web: HttpGateway, htt
         with contextlib.suppress(Exception):
             await server.stop()
         await http.post(f"/v1/tasks/{task['id']}:cancel")
+
+
+async def test_without_vapid_keys_the_dashboard_is_told_which_settings_are_missing(http: httpx.AsyncClient) -> None:
+    r = await http.get("/v1/vapidPublicKey")
+    assert r.status_code == 400 and r.json()["code"] == "FAILED_PRECONDITION"
+    assert "DISTILL_VAPID_PUBLIC_KEY" in r.json()["detail"]

@@ -7,6 +7,7 @@
   const KEY_STORE = "distill.apiKey";
   const PUSH_STORE = "distill.pushSubscriptionId";
   const PAGE_SIZE = 20;
+  const PUSH_TIMEOUT_MS = 15000; // a browser whose push service is unreachable may never answer
   const STAGES = ["STAGE_PARSE", "STAGE_AI", "STAGE_NOTION"];
   const STAGE_NAME = { STAGE_PARSE: "parse", STAGE_AI: "ai", STAGE_NOTION: "export" };
   const TERMINAL = new Set([
@@ -622,8 +623,14 @@
     await navigator.serviceWorker.ready;
     let sub = await reg.pushManager.getSubscription();
     if (sub) await sub.unsubscribe(); // it may be for another server key
+    say("Subscribing with this browser's push service…");
     try {
-      sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: b64urlBytes(publicKey) });
+      sub = await Promise.race([
+        reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: b64urlBytes(publicKey) }),
+        sleep(PUSH_TIMEOUT_MS).then(() => {
+          throw new Error(`no answer within ${PUSH_TIMEOUT_MS / 1000} s (is this machine offline?)`);
+        }),
+      ]);
     } catch (e) {
       say(`This browser could not subscribe to its push service: ${e.message}`, true);
       return;
