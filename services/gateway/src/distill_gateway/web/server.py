@@ -145,7 +145,10 @@ class HttpServer:
     ) -> None:
         self.closing = closing
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.sock = socket.create_server((host, port), family=family, backlog=512)
+        try:
+            self.sock = socket.create_server((host, port), family=family, backlog=512)
+        except OSError as e:
+            raise OSError(f"the HTTP side cannot listen on {host}:{port} (DISTILL_HTTP_PORT): {e.strerror or e}") from e
         self.host = host
         self.port = int(self.sock.getsockname()[1])
         config = uvicorn.Config(
