@@ -195,10 +195,13 @@ async def test_command_line(stack, pages) -> None:  # type: ignore[no-untyped-de
     assert r.returncode == 3 and json.loads(r.stdout.splitlines()[-1])["id"] == task_id
     r = cli(stack, "submit", "--json", pages.url("field-notes.txt"), "--stage", "parse", "--priority", "high", key=key)
     assert r.returncode == 0 and json.loads(r.stdout)["priority"] == "PRIORITY_HIGH"
+    # workers and queue lanes are deployment-wide: an admin key's (the development key is one)
     r = cli(stack, "workers", "--json", key=key)
+    assert r.returncode == 1 and "PERMISSION_DENIED" in r.stderr and "--admin" in r.stderr
+    r = cli(stack, "workers", "--json", key=stack.api_key)
     stages = {w["stage"] for w in json.loads(r.stdout)["workers"]}
     assert r.returncode == 0 and stages == {"STAGE_PARSE", "STAGE_AI", "STAGE_NOTION"}
-    r = cli(stack, "queues", key=key)
+    r = cli(stack, "queues", key=stack.api_key)
     assert r.returncode == 0 and "export" in r.stdout and "high" in r.stdout
     r = cli(stack, "stats", "--window", "1h", "--json", key=key)
     assert r.returncode == 0 and json.loads(r.stdout)["tasks_created"] == "2"  # int64 is a string in JSON
