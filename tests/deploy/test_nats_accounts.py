@@ -73,8 +73,8 @@ def settings_for(user: str, nats_url: str, database_url: str) -> Settings:
 class Connection:
     """A NATS connection as one user, recording the server's permission errors."""
 
-    def __init__(self, user: str, url: str) -> None:
-        self.user, self.url = user, url
+    def __init__(self, user: str, url: str, password: str | None = None) -> None:
+        self.user, self.url, self.password = user, url, password or PASSWORDS[user]
         self.errors: list[str] = []
 
     async def __aenter__(self) -> Connection:
@@ -84,7 +84,7 @@ class Connection:
             self.errors.append(str(e))
 
         self.nc = await nats.connect(
-            self.url, user=self.user, password=PASSWORDS[self.user], error_cb=on_error, max_reconnect_attempts=0
+            self.url, user=self.user, password=self.password, error_cb=on_error, max_reconnect_attempts=0
         )
         return self
 

@@ -4,10 +4,8 @@ other users' reply inboxes included; the services' own connections work."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import nats
 import pytest
@@ -15,6 +13,8 @@ from distill_cli.embedded import NatsServer
 from distill_core import nats as dnats
 from distill_core import nats_auth, subjects
 from distill_core.settings import Settings
+
+from tests.deploy.test_nats_accounts import Connection
 
 pytestmark = pytest.mark.integration
 
@@ -26,37 +26,6 @@ def up_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dic
     srv = NatsServer(d / "nats", extra_config=nats_auth.server_config(passwords)).start()
     yield srv.url, passwords, d
     srv.stop()
-
-
-class As:
-    """A raw connection as one user, recording the server's permission errors."""
-
-    def __init__(self, url: str, user: str, password: str, **kw: Any) -> None:
-        self.url, self.user, self.password, self.kw = url, user, password, kw
-        self.errors: list[str] = []
-
-    async def __aenter__(self) -> As:
-        async def on_error(e: Exception) -> None:
-            self.errors.append(str(e).lower())
-
-        self.nc = await nats.connect(
-            self.url,
-            user=self.user,
-            password=self.password,
-            error_cb=on_error,
-            max_reconnect_attempts=0,
-            allow_reconnect=False,
-            **self.kw,
-        )
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.nc.close()
-
-    async def refused(self, what: str) -> bool:
-        await self.nc.flush()
-        await asyncio.sleep(0.2)
-        return any("permissions violation" in e and what.lower() in e for e in self.errors)
 
 
 def test_passwords_are_random_private_and_kept(up_nats: tuple[str, dict[str, str], Path]) -> None:
@@ -77,7 +46,7 @@ async def test_no_anonymous_or_wrong_password_connection(up_nats: tuple[str, dic
 
 async def test_the_parser_user_is_refused_what_is_not_its_own(up_nats: tuple[str, dict[str, str], Path]) -> None:
     url, passwords, _ = up_nats
-    async with As(url, "parser", passwords["parser"]) as parser:
+    async with Connection("parser", url, passwords["parser"]) as parser:
         for subject in ("distill.jobs.notion.normal", "distill.jobs.parse.high", "distill.dlq.notion"):
             await parser.nc.publish(subject, b"x")
             assert await parser.refused(subject), f"the parser may publish to {subject}"
@@ -86,7 +55,7 @@ async def test_the_parser_user_is_refused_what_is_not_its_own(up_nats: tuple[str
         for subject in ("distill.events.>", "_INBOX.>", "_INBOX.gateway.>", "distill.jobs.>"):
             await parser.nc.subscribe(subject)
             assert await parser.refused(subject), f"the parser may subscribe to {subject}"
-    async with As(url, "notifier", passwords["notifier"]) as notifier:
+    async with Connection("notifier", url, passwords["notifier"]) as notifier:
         await notifier.nc.publish("distill.jobs.parse.normal", b"x")
         assert await notifier.refused("distill.jobs.parse.normal")
         await notifier.nc.subscribe("_INBOX.gateway.>")  # the gateway's JetStream answers: other tenants' events
@@ -111,7 +80,7 @@ async def test_services_work_as_their_own_users_with_their_own_inboxes(
         await gateway.close()
         await parser.close()
     # A connection with the shared default inbox gets no answers: its reply subscription is refused.
-    async with As(url, "gateway", passwords["gateway"]) as raw:
+    async with Connection("gateway", url, passwords["gateway"]) as raw:
         with pytest.raises(Exception):  # noqa: B017 (a time-out or the permission error, as nats-py reports it)
             await raw.nc.request("$JS.API.INFO", b"", timeout=1)
         assert await raw.refused("_inbox.")
