@@ -51,9 +51,7 @@ CRASH_EVERY = 10  # every 10th item crashes its worker once after create, every 
 
 def spawn(env: dict[str, str], log: Path) -> subprocess.Popen:
     with open(log, "a") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "distill_notion"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+        return subprocess.Popen([sys.executable, "-m", "distill_notion"], env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def ready_count(log: Path) -> int:
@@ -124,8 +122,7 @@ async def test_sigkill_at_random_points_leaves_exactly_one_page_per_item(
             if time.monotonic() > deadline:
                 rows = await item_rows(engine, task_id)
                 raise AssertionError(
-                    f"not finished after {deadline - t0:.0f} s ({kills} kills): "
-                    f"{Counter(r['status'] for r in rows)}"
+                    f"not finished after {deadline - t0:.0f} s ({kills} kills): {Counter(r['status'] for r in rows)}"
                 )
             now = time.monotonic()
             for i in range(WORKERS):
@@ -190,8 +187,10 @@ async def _audit(engine: Any, fake: FakeNotion, ds: str, task_id: uuid.UUID, ite
         exports = {
             str(r.item_id): r
             for r in await conn.execute(
-                text("SELECT item_id, external_id, state FROM exports WHERE destination = 'notion' "
-                     "AND item_id = ANY(CAST(:ids AS uuid[]))"),
+                text(
+                    "SELECT item_id, external_id, state FROM exports WHERE destination = 'notion' "
+                    "AND item_id = ANY(CAST(:ids AS uuid[]))"
+                ),
                 {"ids": ids},
             )
         }
