@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -44,15 +45,15 @@ BLOCKED_NETWORKS = tuple(
         "203.0.113.0/24",
         "224.0.0.0/4",
         "240.0.0.0/4",
-        # IPv6: unspecified, loopback, NAT64, discard, IETF/TEREDO/ORCHID, documentation,
-        # unique-local, link-local, site-local, multicast.
-        "::/128",
-        "::1/128",
+        # IPv6: unspecified, loopback and the deprecated IPv4-compatible ::a.b.c.d, NAT64, discard,
+        # IETF/TEREDO/ORCHID, documentation, SRv6 SIDs, unique-local, link-local, site-local, multicast.
+        "::/96",
         "64:ff9b::/96",
         "64:ff9b:1::/48",
         "100::/64",
         "2001::/23",
         "2001:db8::/32",
+        "5f00::/16",
         "fc00::/7",
         "fe80::/10",
         "fec0::/10",
@@ -147,7 +148,7 @@ def check_url(url: str, *, field: str = "url", allow_private: bool = False) -> T
     if parts.fragment:
         raise InvalidInput(f"{field} must not have a #fragment")
     target = Target(url, parts.scheme, host, port or (443 if parts.scheme == "https" else 80))
-    literal = _literal(host)
+    literal = literal_address(host)
     try:
         if literal is not None:
             check_address(literal, host, allow_private)
@@ -158,12 +159,12 @@ def check_url(url: str, *, field: str = "url", allow_private: bool = False) -> T
     return target
 
 
-def _literal(host: str) -> IPAddress | None:
+def literal_address(host: str) -> IPAddress | None:
     """The address a host names without DNS: IPv4 and IPv6 literals, and also the other IPv4
     forms the resolver reads as addresses (2130706433, 0x7f000001, 0177.0.0.1, 127.1)."""
-    h = host.strip("[]")
+    h = host.strip("[]").rstrip(".")
     try:
-        return ipaddress.ip_address(h)
+        return ipaddress.ip_address(h.split("%")[0])
     except ValueError:
         pass
     if h and all(c in "0123456789abcdefABCDEFxX." for c in h):
@@ -174,23 +175,45 @@ def _literal(host: str) -> IPAddress | None:
     return None
 
 
+_literal = literal_address
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The host's addresses from the system resolver (getaddrinfo), as strings."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(i[4][0]) for i in infos]
+
+
+async def lookup(host: str, port: int, resolver: Resolver | None = None) -> list[IPAddress]:
+    """Every address `host` stands for: the literal itself, or what DNS answers (in its order,
+    without duplicates). A name that does not exist is DNS_NOT_FOUND (permanent); a resolver
+    that fails otherwise is DNS_ERROR (retryable)."""
+    literal = literal_address(host)
+    if literal is not None:
+        return [literal]
+    try:
+        answers = await (resolver or system_resolver)(host, port)
+    except socket.gaierror as e:
+        if e.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)):
+            raise PermanentError(f"the host {host} does not exist (DNS)", code="DNS_NOT_FOUND", host=host) from None
+        raise ConnectionFailure(f"DNS lookup of {host} failed: {e}", code="DNS_ERROR", host=host) from None
+    except UnicodeError:
+        raise PermanentError(f"the host name {host!r} is not valid", code="DNS_NOT_FOUND", host=host) from None
+    ips: list[IPAddress] = []
+    for a in answers:
+        ip = ipaddress.ip_address(a.split("%")[0])
+        if ip not in ips:
+            ips.append(ip)
+    if not ips:
+        raise ConnectionFailure(f"{host} has no address", code="DNS_ERROR", host=host)
+    return ips
+
+
 async def resolve(target: Target, allow_private: bool) -> Target:
     """The target with the address to connect to: every address the name has must be allowed."""
-    literal = _literal(target.host)
-    if literal is not None:
-        ips: list[IPAddress] = [literal]
-    else:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-        except socket.gaierror as e:
-            if e.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)):
-                raise PermanentError(
-                    f"the host {target.host} does not exist (DNS)", code="DNS_NOT_FOUND", host=target.host
-                ) from None
-            raise ConnectionFailure(f"DNS lookup of {target.host} failed: {e}", code="DNS_ERROR") from None
-        ips = [ipaddress.ip_address(i[4][0].split("%")[0]) for i in infos]
-    if not ips:
-        raise ConnectionFailure(f"{target.host} has no address", code="DNS_ERROR")
+    ips = await lookup(target.host, target.port)
     for ip in ips:
         check_address(ip, target.host, allow_private)
     return Target(target.url, target.scheme, target.host, target.port, str(ips[0]))
