@@ -7,12 +7,12 @@ UV := .tools/bin/uv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help install protos demo test test-unit test-integration lint format bench chaos test-llm images clean
+.PHONY: help install browsers protos demo test test-unit test-integration lint format bench chaos test-llm images clean
 
 help:
 	@echo "make install   create .venv with every package and the distill command"
 	@echo "make demo      start the embedded stack, process the sample pages, show the results"
-	@echo "make test      run the test suite (unit, integration, e2e, bounded chaos, bench smoke)"
+	@echo "make test      run the test suite (unit, integration, e2e, browser, bounded chaos, bench smoke)"
 	@echo "make lint      ruff"
 	@echo "make protos    regenerate libs/proto from protos/"
 	@echo "make bench     benchmarks (results in bench/results/)"
@@ -30,13 +30,17 @@ $(VENV)/.installed: $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.tom
 
 install: $(VENV)/.installed
 
+# Debian's chromium and chromedriver for tests/browser (quick when present; says why when it cannot).
+browsers:
+	bash scripts/ensure_chromium.sh
+
 protos: install
 	$(PY) scripts/gen_protos.py
 
 demo: install
 	$(PY) scripts/demo.py
 
-test: install
+test: install browsers
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: install
