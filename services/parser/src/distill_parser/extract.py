@@ -1,71 +1,58 @@
-"""Turning fetched bytes into text, metadata and structured data (pure, CPU-bound)."""
+"""Turning fetched bytes into text, metadata and structured data (pure, CPU-bound).
+
+`sniff_type` decides what the body is (the Content-Type header, corrected by the first
+bytes: a PDF served as text/html is a PDF, a binary file named .html is binary), and
+`HANDLERS` maps each readable type to the function that reads it. Add a type by adding an
+entry; anything without one is a permanent UNSUPPORTED_CONTENT. An empty body is not an
+error: it is a result with no content.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import io
-import re
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from collections.abc import Callable
+from datetime import UTC
 
 from distill_core.errors import PermanentError, UnsupportedContent
 
-from distill_parser import recipes, structured
-from distill_parser.charset import decode_html, decode_text
+from distill_parser.charset import decode
+from distill_parser.extracted import Extracted
+from distill_parser.html_extract import extract_html
+
+__all__ = ["HANDLERS", "Extracted", "extract", "extract_html", "extract_pdf", "extract_text", "sniff_type"]
 
 HTML_TYPES = {"text/html", "application/xhtml+xml", "application/xml", "text/xml"}
 TEXT_TYPES = {"text/plain", "text/markdown", "text/x-markdown"}
 PDF_TYPES = {"application/pdf", "application/x-pdf"}
 
-
-@dataclass
-class Extracted:
-    text: str = ""
-    title: str | None = None
-    byline: str | None = None
-    site_name: str | None = None
-    description: str | None = None
-    published_at: datetime | None = None
-    language: str | None = None
-    canonical_url: str | None = None
-    thumbnail_url: str | None = None
-    structured: dict[str, Any] = field(default_factory=dict)
-    recipe: dict[str, Any] | None = None
-    content_type: str = ""
-
-    @property
-    def word_count(self) -> int:
-        return len(self.text.split())
-
-    @property
-    def content_hash(self) -> str:
-        return hashlib.sha256(self.text.encode()).hexdigest()
-
-    @property
-    def no_content(self) -> bool:
-        return not self.text.strip() and self.recipe is None
+# First bytes of common binary formats: named in the error instead of a vague "binary".
+MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"RIFF", "application/x-riff"),  # WebP, WAV, AVI: refined below
+    (b"PK\x03\x04", "application/zip"),
+    (b"\x1f\x8b", "application/gzip"),
+    (b"\x7fELF", "application/x-executable"),
+    (b"OggS", "audio/ogg"),
+    (b"\x00\x00\x00", "application/octet-stream"),
+)
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+_HTML_START = (b"<!doctype html", b"<html", b"<head", b"<body", b"<meta", b"<title", b"<?xml", b"<!--")
 
 
-def sniff_type(content_type: str, body: bytes, url: str) -> str:
-    """The content type to treat the body as (the header, corrected by the first bytes)."""
-    head = body[:1024].lstrip().lower()
-    if body[:5] == b"%PDF-":
-        return "application/pdf"
-    if content_type in HTML_TYPES | TEXT_TYPES | PDF_TYPES:
-        if content_type in HTML_TYPES | TEXT_TYPES and _looks_binary(body):
-            return "application/octet-stream"
-        return content_type
-    if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
-        return "text/html"
-    if not content_type and not _looks_binary(body):
-        return "text/markdown" if url.lower().endswith((".md", ".markdown")) else "text/plain"
-    return content_type or "application/octet-stream"
+def _magic(body: bytes) -> str | None:
+    if body[:4] == b"RIFF" and body[8:12] == b"WEBP":
+        return "image/webp"
+    if body[4:8] == b"ftyp":
+        return "video/mp4"
+    return next((t for m, t in MAGIC if body.startswith(m)), None)
 
 
-def _looks_binary(body: bytes) -> bool:
+def looks_binary(body: bytes) -> bool:
     sample = body[:4096]
-    if not sample:
+    if not sample or sample.startswith(_BOMS):
         return False
     if b"\x00" in sample:
         return True
@@ -73,75 +60,95 @@ def _looks_binary(body: bytes) -> bool:
     return control / len(sample) > 0.1
 
 
+def sniff_type(content_type: str, body: bytes, url: str) -> str:
+    """The content type to treat the body as (the header, corrected by the first bytes)."""
+    if b"%PDF-" in body[:1024]:
+        return "application/pdf"
+    magic = _magic(body)
+    if magic is not None and not body.startswith(_BOMS):
+        return magic
+    if content_type in HTML_TYPES | TEXT_TYPES and looks_binary(body):
+        return "application/octet-stream"
+    if content_type in HANDLERS:
+        return content_type
+    head = body[:1024].lstrip(b" \t\r\n\xef\xbb\xbf").lower()
+    if (head.startswith(_HTML_START) and b"<html" in body[:4096].lower()) or head.startswith(b"<!doctype html"):
+        return "text/html"
+    if content_type in ("", "application/octet-stream", "binary/octet-stream") and not looks_binary(body):
+        return "text/markdown" if url.lower().split("?")[0].endswith((".md", ".markdown")) else "text/plain"
+    return content_type or "application/octet-stream"
+
+
 def extract(body: bytes, content_type: str, url: str, charset: str | None = None) -> Extracted:
+    if not body.strip():
+        return Extracted(content_type=content_type or "")  # an empty page is a result: no content
     kind = sniff_type(content_type, body, url)
-    if kind in HTML_TYPES:
-        return extract_html(decode_html(body, charset), url)
-    if kind in TEXT_TYPES:
-        return extract_text(decode_text(body, charset), kind)
-    if kind in PDF_TYPES:
-        return extract_pdf(body)
-    raise UnsupportedContent(f"content type {kind or 'unknown'!r} is not supported", content_type=kind)
+    handler = HANDLERS.get(kind)
+    if handler is None:
+        said = f" (served as {content_type})" if content_type and content_type != kind else ""
+        raise UnsupportedContent(
+            f"the page is {kind}{said}, which the parser does not read (it reads HTML, PDF, plain text and Markdown)",
+            content_type=kind,
+        )
+    return handler(body, url, charset)
+
+
+def _html(body: bytes, url: str, charset: str | None) -> Extracted:
+    return extract_html(decode(body, charset, html=True), url)
+
+
+def _text(body: bytes, url: str, charset: str | None) -> Extracted:
+    kind = "text/markdown" if url.lower().split("?")[0].endswith((".md", ".markdown")) else "text/plain"
+    return extract_text(decode(body, charset, html=False), kind)
+
+
+def _markdown(body: bytes, url: str, charset: str | None) -> Extracted:
+    return extract_text(decode(body, charset, html=False), "text/markdown")
 
 
 def extract_text(text: str, content_type: str = "text/plain") -> Extracted:
-    text = text.replace("\r\n", "\n").strip()
+    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
     first = next((ln.strip().lstrip("#").strip() for ln in text.splitlines() if ln.strip()), "")
     return Extracted(text=text, title=first[:200] or None, content_type=content_type)
 
 
-def extract_pdf(body: bytes) -> Extracted:
+def extract_pdf(body: bytes, url: str = "", charset: str | None = None) -> Extracted:
     from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(body))
+        if reader.is_encrypted and reader.decrypt("") == 0:
+            raise PermanentError("the PDF is encrypted with a password", code="UNREADABLE_FILE")
         pages = [p.extract_text() or "" for p in reader.pages[:500]]
         meta = reader.metadata or {}
-    except Exception as e:
-        raise PermanentError(f"the PDF could not be read: {e}", code="UNREADABLE_FILE") from None
+        created = getattr(meta, "creation_date", None)
+    except PermanentError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError, RecursionError, AssertionError) as e:
+        raise PermanentError(f"the PDF could not be read: {e}"[:500], code="UNREADABLE_FILE") from None
     text = "\n\n".join(p.strip() for p in pages if p.strip())
     title = (getattr(meta, "title", None) or "").strip() or None
     if not title and text:
         title = text.strip().splitlines()[0][:200]
-    return Extracted(
-        text=text, title=title, byline=(getattr(meta, "author", None) or None), content_type="application/pdf"
-    )
-
-
-_WS = re.compile(r"[ \t]+")
-
-
-def extract_html(html: str, url: str) -> Extracted:
-    import trafilatura
-
-    meta = structured.page_metadata(html, url)
-    objects = structured.json_ld(html) + structured.microdata(html)
-    recipe = recipes.find_recipe(objects)
-    doc = None
-    try:
-        doc = trafilatura.bare_extraction(
-            html, url=url, with_metadata=True, include_comments=False, include_tables=True, favor_recall=True
-        )
-    except Exception:
-        doc = None
-    d: dict[str, Any] = doc.as_dict() if doc is not None and hasattr(doc, "as_dict") else (doc or {})
-    text = (d.get("text") or "").strip()
-    if not text:
-        text = structured.fallback_text(html)
-    text = "\n".join(_WS.sub(" ", ln).strip() for ln in text.splitlines()).strip()
-    title = (recipe or {}).get("title") or meta.get("title") or d.get("title")
-    published = structured.parse_date(meta.get("published") or d.get("date"))
+    author = (getattr(meta, "author", None) or "").strip() or None
+    if created is not None and created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
     return Extracted(
         text=text,
-        title=(title or "").strip() or None,
-        byline=meta.get("author") or d.get("author"),
-        site_name=meta.get("site_name") or d.get("sitename"),
-        description=meta.get("description") or d.get("description"),
-        published_at=published,
-        language=meta.get("language") or d.get("language"),
-        canonical_url=meta.get("canonical") or url,
-        thumbnail_url=(recipe or {}).get("image") or meta.get("image") or d.get("image"),
-        structured={"objects": objects[:20], "opengraph": meta.get("opengraph", {})},
-        recipe=recipe,
-        content_type="text/html",
+        title=title,
+        byline=author,
+        published_at=created,
+        structured={"pdf": {"pages": len(reader.pages), "producer": getattr(meta, "producer", None) or None}},
+        content_type="application/pdf",
     )
+
+
+#: Content type -> reader (body, final URL, header charset). Extend here for new types.
+HANDLERS: dict[str, Callable[[bytes, str, str | None], Extracted]] = {
+    **{t: _html for t in HTML_TYPES},
+    "text/plain": _text,
+    "text/markdown": _markdown,
+    "text/x-markdown": _markdown,
+    **{t: extract_pdf for t in PDF_TYPES},
+}
