@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from distill.v1 import task_pb2
@@ -32,6 +32,7 @@ class OutMsg:
     data: bytes
     msg_id: str | None = None
     confirm: bool = True
+    headers: Mapping[str, str] | None = None  # more NATS headers (a job's traceparent)
 
 
 def _now() -> Timestamp:
@@ -66,10 +67,10 @@ async def publish_all(js: JetStreamContext, msgs: Sequence[OutMsg] | Iterable[Ou
     nc = js._nc  # the connection the context publishes on
     for m in msgs:
         if not m.confirm:
-            await nc.publish(m.subject, m.data, headers={"Nats-Msg-Id": m.msg_id} if m.msg_id else None)
+            await nc.publish(m.subject, m.data, headers=_headers(m))
     results = await asyncio.gather(
         *(
-            js.publish(m.subject, m.data, timeout=timeout, headers={"Nats-Msg-Id": m.msg_id} if m.msg_id else None)
+            js.publish(m.subject, m.data, timeout=timeout, headers=_headers(m))
             for m in msgs
             if m.confirm
         ),
@@ -78,3 +79,9 @@ async def publish_all(js: JetStreamContext, msgs: Sequence[OutMsg] | Iterable[Ou
     errors = [r for r in results if isinstance(r, BaseException)]
     if errors:
         raise errors[0]
+
+
+def _headers(m: OutMsg) -> dict[str, str] | None:
+    if m.headers:
+        return {**m.headers, "Nats-Msg-Id": m.msg_id} if m.msg_id else dict(m.headers)
+    return {"Nats-Msg-Id": m.msg_id} if m.msg_id else None

@@ -1,4 +1,7 @@
-"""A grpc.aio server with health, reflection, TLS / mTLS and graceful shutdown.
+"""A grpc.aio server with health, reflection, TLS / mTLS, telemetry and graceful shutdown.
+
+Every RPC is counted, timed and (tracing on) traced by grpc_telemetry.TelemetryInterceptor,
+which runs before any interceptor the caller adds.
 
 On stop: health flips to NOT_SERVING first (so load balancers and probes stop sending),
 then the server stops with a grace period for in-flight RPCs.
@@ -14,6 +17,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from distill_core.grpc_telemetry import TelemetryInterceptor
 from distill_core.logging import get_logger
 
 log = get_logger(__name__)
@@ -68,7 +72,7 @@ class GrpcServer:
         before they reach a servicer (default: max_message_bytes).
         """
         self.server = grpc.aio.server(
-            interceptors=list(interceptors),
+            interceptors=[TelemetryInterceptor(), *interceptors],
             options=[
                 ("grpc.max_receive_message_length", max_receive_bytes or max_message_bytes),
                 ("grpc.max_send_message_length", max_message_bytes),

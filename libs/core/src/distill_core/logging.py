@@ -13,6 +13,10 @@ secrets from every event before it is rendered, three ways:
   like a secret, read by `configure`; more with `register_secret`), wherever it appears.
 
 `redact_text` is the same for one string (ErrorInfo messages use it, see errors.py).
+
+Every line carries `service`; lines about one item also `stage`, `task_id`, `item_id`,
+`attempt` and `trace_id` (bound by the runner from the job; with tracing on, the current
+span's `trace_id` and `span_id` are added to any line logged inside a span).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import structlog
+
+from distill_core import tracing
 
 SECRET_KEYS = re.compile(
     r"(authorization|api[_-]?key|token|secret|password|passwd|private[_-]?key|auth|credentials?|cookie)$", re.I
@@ -119,6 +125,7 @@ def configure(service: str, level: str = "INFO", fmt: str = "json") -> None:
     lvl = getattr(logging, level.upper(), logging.INFO)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        tracing.log_processor,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),

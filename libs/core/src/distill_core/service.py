@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
 
+from distill_core import tracing
 from distill_core.logging import configure, get_logger
 from distill_core.settings import Settings
 
@@ -16,6 +18,13 @@ def run(service: str, settings: Settings, main: Callable[[asyncio.Event], Awaita
     """Run `main(stop_event)` until it returns; SIGTERM / SIGINT set the event."""
     configure(service, settings.log_level, settings.log_format)
     log = get_logger(service)
+    try:
+        traced = tracing.configure(service)  # off unless the OTEL_* variables ask (tracing.py)
+    except ValueError as e:
+        log.error("bad tracing settings", error=str(e))
+        sys.exit(2)
+    if traced:
+        log.info("tracing on", exporters=tracing.exporters_from_env(os.environ))
     with contextlib.suppress(ImportError):
         import uvloop
 
@@ -33,6 +42,8 @@ def run(service: str, settings: Settings, main: Callable[[asyncio.Event], Awaita
     except Exception:
         log.exception("service crashed")
         sys.exit(1)
+    finally:
+        tracing.shutdown()
 
 
 async def run_stage(stage_factory: Callable[[], object], settings: Settings, stop: asyncio.Event) -> None:
@@ -47,7 +58,7 @@ async def run_stage(stage_factory: Callable[[], object], settings: Settings, sto
     health = GrpcServer(settings.grpc_host, settings.health_port)
     await health.start()
     await health.set_serving(False)
-    metrics.serve(settings.metrics_port)
+    metrics.serve(settings.metrics_port, settings.grpc_host)
     log.info("listening", health_port=health.port, metrics_port=settings.metrics_port)
     start = asyncio.create_task(runner.start())
     stop_wait = asyncio.create_task(stop.wait())

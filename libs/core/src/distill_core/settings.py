@@ -113,6 +113,9 @@ class GatewaySettings(Settings):
     retention_days: float = Field(7.0, gt=0, description="Days a succeeded or cancelled task is kept.")
     retention_failed_days: float = Field(30.0, gt=0, description="Days a failed or partially failed task is kept.")
     janitor_interval: float = Field(60.0, gt=0, description="Seconds between janitor rounds.")
+    queue_metrics_interval: float = Field(
+        15.0, gt=0, description="Seconds between readings of the queue and worker gauges (/metrics)."
+    )
     orphan_grace: float = Field(
         60.0, gt=0, description="Seconds an unfinished item may sit at an idle stage before its job is re-published."
     )

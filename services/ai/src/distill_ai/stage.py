@@ -13,6 +13,7 @@ import time
 import uuid
 from typing import Any
 
+from distill_core import tracing
 from distill_core.ai_models import DEFAULT_NAME, ModelConfig
 from distill_core.db.models import AiOutput, ParsedContent
 from distill_core.db.rows import get_by_id
@@ -122,11 +123,13 @@ class AiStage(BaseStage):
         doc = Document(text=text, title=pc.get("title") or "", language=pc.get("language"), url=pc.get("url") or "")
         t0 = time.monotonic()
         try:
-            if want.anything:
-                a = await provider.analyze(doc, want, usage, ctx.progress)
-                row.update(summary=a.summary, keywords=a.keywords, insights=a.insights)
-            if want_recipe and recipe_heuristic.has_recipe_cues(text):
-                row["recipe"] = await provider.extract_recipe(doc, usage)
+            with tracing.span("ai analyze", {"gen_ai.system": provider.kind, "gen_ai.request.model": name}) as sp:
+                if want.anything:
+                    a = await provider.analyze(doc, want, usage, ctx.progress)
+                    row.update(summary=a.summary, keywords=a.keywords, insights=a.insights)
+                if want_recipe and recipe_heuristic.has_recipe_cues(text):
+                    row["recipe"] = await provider.extract_recipe(doc, usage)
+                tracing.set_attributes(sp, _usage_attributes(usage))
         except AiBadOutput as e:
             if (ctx.item.get("phase_error") or {}).get("code") == BAD_OUTPUT:
                 raise final_bad_output(e) from None
@@ -145,6 +148,14 @@ class AiStage(BaseStage):
             stmt = insert(AiOutput).values(rows)
             cols = {c: stmt.excluded[c] for c in rows[0] if c != "id"}
             await conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=cols))
+
+
+def _usage_attributes(usage: Usage) -> dict[str, Any]:
+    return {
+        "gen_ai.usage.input_tokens": usage.prompt_tokens,
+        "gen_ai.usage.output_tokens": usage.completion_tokens,
+        "distill.llm_requests": usage.requests,
+    }
 
 
 def _message(row: dict[str, Any], provider: Provider, usage: Usage) -> str:

@@ -20,7 +20,7 @@ from distill_core.grpc_server import GrpcServer, server_credentials
 from distill_core.logging import get_logger
 from distill_core.settings import GatewaySettings
 
-from distill_gateway import limits
+from distill_gateway import limits, queue_gauges
 from distill_gateway.admin import AdminServicer
 from distill_gateway.dispatch import relay_forever
 from distill_gateway.janitor import Janitor
@@ -67,9 +67,12 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
     )
     await server.start()
     http = await start_http(settings, pipeline, notifications)  # None unless DISTILL_HTTP_PORT
-    metrics.serve(settings.metrics_port)
+    metrics.serve(settings.metrics_port, settings.grpc_host)
     relay = asyncio.create_task(relay_forever(js, engine, settings.outbox_delay, settings.outbox_interval))
     janitor = asyncio.create_task(Janitor(settings, engine, js).run_forever())
+    gauges = asyncio.create_task(
+        queue_gauges.collect_forever(js, engine, settings.worker_ttl, settings.queue_metrics_interval)
+    )
     await server.set_serving(True)
     log.info(
         "gateway serving",
@@ -81,6 +84,7 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
     log.info("gateway stopping")
     await asyncio.gather(server.stop(grace=5.0), *([http.stop()] if http else []))
     janitor.cancel()
+    gauges.cancel()
     relay.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await relay

@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 from distill.internal.v1 import jobs_pb2
 from distill.v1 import pipeline_pb2, pipeline_pb2_grpc, task_pb2
-from distill_core import ai_models, convert, subjects
+from distill_core import ai_models, convert, subjects, tracing
 from distill_core.apikeys import Caller
 from distill_core.db.models import AiOutput, ParsedContent
 from distill_core.errors import FailedPrecondition, InvalidInput, NotFoundError
@@ -103,6 +103,7 @@ class PipelineServicer(pipeline_pb2_grpc.PipelineServicer):
             if found:
                 return await self._task_proto(found)
         task_id = uuid.uuid4()
+        trace = tracing.task_carrier(context.invocation_metadata())  # the task's trace: every job carries it
         task = {
             "id": task_id,
             "tenant_id": tenant,
@@ -115,7 +116,7 @@ class PipelineServicer(pipeline_pb2_grpc.PipelineServicer):
             "idempotency_key": plan["idempotency_key"],
             "labels": plan["labels"],
             "total": len(plan["inputs"]),
-            "trace": {},
+            "trace": trace,
         }
         try:
             async with self.engine.begin() as conn:
@@ -132,10 +133,17 @@ class PipelineServicer(pipeline_pb2_grpc.PipelineServicer):
         assert row is not None
         counts = Counts(total=len(items), pending=len(items))
         proto = convert.task_to_proto(row, counts)
-        jobs = [{**i, "priority": plan["priority"], "trace": {}} for i in items]
+        jobs = [{**i, "priority": plan["priority"], "trace": trace} for i in items]
         created = task_event(tenant, proto, f"{task_id}:task:queued")
         await self._dispatch_now(jobs, [created])
-        log.info("task created", task_id=str(task_id), tenant_id=tenant, items=len(items), kind=plan["input_kind"])
+        log.info(
+            "task created",
+            task_id=str(task_id),
+            tenant_id=tenant,
+            items=len(items),
+            kind=plan["input_kind"],
+            trace_id=tracing.trace_id(trace),
+        )
         return proto
 
     async def _items(self, conn: Any, tenant: str, task_id: uuid.UUID, plan: dict[str, Any]) -> list[dict[str, Any]]:

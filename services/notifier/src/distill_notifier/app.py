@@ -143,7 +143,7 @@ async def serve(settings: NotifierSettings, stop: asyncio.Event) -> None:
     js = dnats.jetstream(nc)
     await dnats.ensure_topology(js, settings, stages=())
     await tune_consumer(js, settings.notifier_ack_wait)
-    core_metrics.serve(settings.metrics_port)
+    core_metrics.serve(settings.metrics_port, settings.grpc_host)
     loops = [
         asyncio.create_task(intake_forever(js, engine, settings, dispatcher, stop)),
         asyncio.create_task(dispatcher.run(stop)),

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
+from distill_core import tracing
 from distill_core.errors import (
     DistillError,
     NotFoundError,
@@ -140,7 +141,10 @@ class NotionApi:
             self.requests += 1
             try:
                 async with asyncio.timeout(self.timeout + 5):
-                    resp = await self.http.request(method, path, content=content, params=params)
+                    attrs = {"http.request.method": method, "distill.notion.operation": what}
+                    with tracing.span(f"notion {what}", attrs, tracing.CLIENT) as sp:
+                        resp = await self.http.request(method, path, content=content, params=params)
+                        tracing.set_attributes(sp, {"http.response.status_code": resp.status_code})
             except (httpx.ConnectError, httpx.ConnectTimeout) as e:
                 # Never reached Notion: safe to repeat, writes included.
                 err: DistillError = UpstreamError(

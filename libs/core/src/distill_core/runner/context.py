@@ -50,16 +50,22 @@ class JobContext:
     cancel_reason: str | None = None
     _progress_cb: Callable[[JobContext, int, str], Awaitable[None]] | None = None
     task: asyncio.Task[Any] | None = None
+    trace: dict[str, str] | None = None  # the context the next stage's job carries (tracing on)
     _log: Any = None
 
     @property
     def log(self) -> Any:
         """A logger bound to the job's ids (made on first use: most jobs never log)."""
         if self._log is None:
+            from distill_core import tracing
             from distill_core.logging import get_logger
 
             self._log = get_logger("runner").bind(
-                task_id=self.task_id, item_id=self.item_id, stage=self.stage, attempt=self.attempt
+                task_id=self.task_id,
+                item_id=self.item_id,
+                stage=self.stage,
+                attempt=self.attempt,
+                trace_id=tracing.trace_id(self.job.trace),
             )
         return self._log
 

@@ -10,7 +10,7 @@ from distill.internal.v1 import jobs_pb2
 from distill.v1 import task_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from distill_core import convert, errors, subjects
+from distill_core import convert, errors, subjects, tracing
 from distill_core.errors import DistillError
 from distill_core.events import OutMsg
 from distill_core.events import item_event as _item_msg
@@ -113,7 +113,10 @@ def job_msg(row: Mapping[str, Any], stage: str) -> OutMsg:
         trace=dict(row.get("trace") or {}),
     )
     return OutMsg(
-        subjects.job_subject(stage, prio), job.SerializeToString(), subjects.msg_id(str(row["id"]), stage, gen)
+        subjects.job_subject(stage, prio),
+        job.SerializeToString(),
+        subjects.msg_id(str(row["id"]), stage, gen),
+        headers=tracing.headers_of(job.trace),
     )
 
 

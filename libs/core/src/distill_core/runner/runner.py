@@ -32,7 +32,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from distill_core import errors, failpoints, metrics, subjects
+from distill_core import errors, failpoints, metrics, subjects, tracing
 from distill_core import nats as dnats
 from distill_core.db.session import is_unavailable
 from distill_core.errors import DistillError
@@ -367,7 +367,7 @@ class StageRunner:
             if row["status"] == "pending" and cur > here:
                 metrics.child(metrics.REDELIVERED_DONE, self.stage.name).inc()
                 again.append(rev.item_event(ctx, row, "succeeded"))
-                again.append(rev.job_msg(row, row["current_stage"]))
+                again.append(rev.job_msg({**row, "trace": job.trace}, row["current_stage"]))
             elif row["status"] in ("succeeded", "failed") and cur == here:
                 metrics.child(metrics.REDELIVERED_DONE, self.stage.name).inc()
                 again.append(rev.item_event(ctx, row, row["phase_status"]))
@@ -390,7 +390,11 @@ class StageRunner:
 
     async def _run_one(self, ctx: JobContext) -> None:
         structlog.contextvars.bind_contextvars(
-            task_id=ctx.task_id, item_id=ctx.item_id, stage=self.stage.name, attempt=ctx.attempt
+            task_id=ctx.task_id,
+            item_id=ctx.item_id,
+            stage=self.stage.name,
+            attempt=ctx.attempt,
+            trace_id=tracing.trace_id(ctx.job.trace),
         )
         if not self._suspect(ctx):
             await self._attempt(ctx)
@@ -443,7 +447,8 @@ class StageRunner:
                 raise fail_with
             async with asyncio.timeout(self.cfg.timeout):
                 failpoints.crash("runner.crash_on_input", str(ctx.item.get("input") or ""))
-                result = await self.stage.handle(ctx)
+                with tracing.stage_span(ctx):
+                    result = await self.stage.handle(ctx)
             outcome = Outcome(ctx, "done", result=result)
         except asyncio.CancelledError:
             if ctx.cancel_reason == "cancelled":
@@ -518,7 +523,8 @@ class StageRunner:
             ctx = ctx_of[str(row["id"])]
             out.append(rev.item_event(ctx, row, "succeeded"))
             if row["status"] == "pending":
-                out.append(rev.job_msg({**ctx.item, **row, "generation": ctx.generation}, row["current_stage"]))
+                nxt = {**ctx.item, **row, "generation": ctx.generation, "trace": ctx.trace or ctx.job.trace}
+                out.append(rev.job_msg(nxt, row["current_stage"]))
             else:
                 finished_tasks.add(row["task_id"])
         for row in failed:

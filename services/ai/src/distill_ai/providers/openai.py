@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import httpx
+from distill_core import tracing
 from distill_core.ai_models import ModelConfig
 from distill_core.errors import (
     ConnectionFailure,
@@ -181,7 +182,9 @@ class OpenAIProvider(Provider):
         t0 = time.monotonic()
         try:
             async with asyncio.timeout(self.cfg.timeout):  # httpx bounds each read, not the whole answer
-                resp = await self._http().post(self.url, content=json.dumps(body, ensure_ascii=False))
+                with tracing.span(f"chat {self.cfg.model}", self._span_attributes(), tracing.CLIENT) as sp:
+                    resp = await self._http().post(self.url, content=json.dumps(body, ensure_ascii=False))
+                    tracing.set_attributes(sp, {"http.response.status_code": resp.status_code})
         except (TimeoutError, httpx.TimeoutException):
             usage.add_call(0, 0, (time.monotonic() - t0) * 1000, estimated=True)
             raise TimeoutFailure(
@@ -215,6 +218,10 @@ class OpenAIProvider(Provider):
         if isinstance(data.get("model"), str) and data["model"]:
             self.served_model = data["model"]
         return (content if isinstance(content, str) else ""), finish
+
+    def _span_attributes(self) -> dict[str, Any]:
+        """OpenTelemetry's GenAI attributes of one chat completion (no prompt, no key)."""
+        return {"gen_ai.operation.name": "chat", "gen_ai.system": "openai", "gen_ai.request.model": self.cfg.model}
 
     def _http_error(self, resp: httpx.Response) -> DistillError:
         status = resp.status_code
