@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import urlsplit
 
+from distill_core import tracing
 from distill_core.db.models import ParsedContent
 from distill_core.errors import RetryableError
 from distill_core.netguard import Resolver
@@ -38,12 +41,16 @@ class ParseStage(BaseStage):
     async def handle(self, ctx: JobContext) -> StageResult:
         assert self.fetcher is not None
         url = ctx.item["input"]
-        fetched = await self._fetch(ctx, url)
+        with tracing.span("fetch", {"server.address": urlsplit(url).hostname}, tracing.CLIENT) as sp:
+            fetched = await self._fetch(ctx, url)
+            tracing.set_attributes(sp, _fetch_attributes(fetched))
         await ctx.progress(50, f"fetched {len(fetched.body) // 1024} kB")
         loop = asyncio.get_running_loop()
-        ex: Extracted = await loop.run_in_executor(
-            self.pool, extract, fetched.body, fetched.content_type, fetched.final_url, fetched.charset
-        )
+        with tracing.span("extract", {"distill.content_type": fetched.content_type}) as sp:
+            ex: Extracted = await loop.run_in_executor(
+                self.pool, extract, fetched.body, fetched.content_type, fetched.final_url, fetched.charset
+            )
+            tracing.set_attributes(sp, {"distill.word_count": ex.word_count, "distill.no_content": ex.no_content})
         row = row_of(ctx.result_id(), ctx.tenant_id, ctx.item["id"], url, fetched.final_url, ex)
         note = "no content" if ex.no_content else f"{ex.word_count} words"
         return StageResult(row=row, title=ex.title, parsed_content_id=row["id"], message=note)
@@ -67,3 +74,11 @@ class ParseStage(BaseStage):
         stmt = insert(ParsedContent).values(rows)
         cols = {c: stmt.excluded[c] for c in rows[0] if c != "id"}
         await conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=cols))
+
+
+def _fetch_attributes(f: Fetched) -> dict[str, Any]:
+    return {
+        "http.response.status_code": f.status,
+        "http.response.body.size": len(f.body),
+        "distill.redirects": len(f.redirects),
+    }
