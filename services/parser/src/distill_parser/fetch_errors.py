@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import ssl
 import time
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from distill_core.errors import (
 from distill_core.netguard import literal_address
 
 MAX_RETRY_AFTER = 3600.0
+_HOST = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,8 @@ def parse_target(url: str) -> Target:
     host = u.raw_host.decode("ascii")
     if not host:
         raise PermanentError("the URL has no host", code="INVALID_URL", url=url)
+    if not _HOST.match(host) and literal_address(host) is None:
+        raise PermanentError(f"the URL's host {host!r} is not a valid host name", code="INVALID_URL", url=url)
     return Target(u.scheme, host, u.port or (443 if u.scheme == "https" else 80))
 
 

@@ -30,7 +30,8 @@ _ING_HEAD = re.compile(
 _STEP_HEAD = re.compile(
     r"^(?:instructions?|directions?|method|preparation|steps|how to make(?: it)?|zubereitung|anleitung|"
     r"modo de preparo|preparo|preparación|preparazione|procedimento|préparation|instrucciones|elaboración|"
-    r"bereiding|fremgangsmåde|sådan gør du|yapılışı|hazırlanışı|przygotowanie|приготовление|способ приготовления)\b",
+    r"bereiding|fremgangsmåde|sådan gør du|yapılışı|hazırlanışı|przygotowanie|приготовление|способ приготовления)\b"
+    r"|\b(?:maken|bereiden|zubereiten|machen|making)$",  # "Abrikozenvlaai maken", "Making the dough"
     re.I,
 )
 HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
@@ -72,11 +73,18 @@ def _by_attribute(doc: Any, pattern: re.Pattern[str], *, steps: bool) -> list[st
     return best
 
 
-def _after_heading(doc: Any, pattern: re.Pattern[str], *, steps: bool) -> list[str]:
-    """Items between a heading that names the part and the next heading of the same rank or higher."""
-    for h in doc.iter(*HEADINGS, "strong", "b", "p", "dt"):
+def _after_heading(doc: Any, pattern: re.Pattern[str], *, steps: bool, after_ingredients: bool = False) -> list[str]:
+    """Items between a heading that names the part and the next heading of the same rank or higher
+    (only headings after the ingredients, when `after_ingredients`)."""
+    seen = not after_ingredients
+    for h in doc.iter(*HEADINGS, "strong", "b", "p", "dt", "ul", "ol", "div"):
+        if not seen:
+            seen = bool(_ING_ATTR.search(_attrs(h)) or (h.tag in HEADINGS and _ING_HEAD.search(text(h)[:60])))
+            continue
+        if h.tag in ("ul", "ol", "div"):
+            continue
         label = text(h)
-        if not label or len(label) > 60 or not pattern.match(label.strip(" :")):
+        if not label or len(label) > 60 or not pattern.search(label.strip(" :")):
             continue
         rank = _RANK.get(h.tag, 7)
         anchor = h
@@ -101,7 +109,7 @@ def _after_heading(doc: Any, pattern: re.Pattern[str], *, steps: bool) -> list[s
 def _is_label(el: Any) -> bool:
     """A paragraph that is only a label for the next part ("Method:")."""
     t = text(el)
-    return bool(t) and len(t) < 40 and bool(_STEP_HEAD.match(t.strip(" :")) or _ING_HEAD.match(t.strip(" :")))
+    return bool(t) and len(t) < 40 and bool(_STEP_HEAD.search(t.strip(" :")) or _ING_HEAD.search(t.strip(" :")))
 
 
 def _title(doc: Any) -> str:
@@ -128,9 +136,10 @@ def from_html(doc: Any) -> dict[str, Any]:
 
 
 def complete(recipe: dict[str, Any] | None, doc: Any) -> dict[str, Any] | None:
-    """The schema.org recipe with its missing ingredients/steps read from the HTML, or a recipe
-    read from the HTML alone (None when the page shows none)."""
-    if recipe is not None and recipe.get("ingredients") and recipe.get("instructions"):
+    """The schema.org recipe with what it lacks read from the HTML, or a recipe read from the
+    HTML alone (None when the page shows none). Instructions given as one block in the data
+    while the page lists several steps with more text are taken from the page."""
+    if recipe is not None and recipe.get("ingredients") and len(recipe.get("instructions") or []) > 1:
         return recipe
     found = from_html(doc)
     if recipe is None:
@@ -139,7 +148,13 @@ def complete(recipe: dict[str, Any] | None, doc: Any) -> dict[str, Any] | None:
         base = recipes.normalize({})
         return {**base, **found, "source": "html"}
     merged = dict(recipe)
-    for part in ("ingredients", "instructions"):
-        if not merged.get(part) and found.get(part):
-            merged[part] = found[part]
+    if not merged.get("ingredients") and found.get("ingredients"):
+        merged["ingredients"] = found["ingredients"]
+    mine, theirs = merged.get("instructions") or [], found.get("instructions") or []
+    if not mine and not theirs and merged.get("title"):
+        # Magazine pages: the recipe's name as a heading, then its method in paragraphs.
+        named = re.compile(rf"^{re.escape(merged['title'].strip())}$", re.I)
+        theirs = _after_heading(doc, named, steps=True, after_ingredients=True)
+    if not mine or (len(mine) == 1 and len(theirs) > 1 and len(" ".join(theirs)) > len(mine[0])):
+        merged["instructions"] = theirs or mine
     return merged

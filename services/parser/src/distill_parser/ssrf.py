@@ -19,12 +19,36 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from distill_core.errors import PermanentError
-from distill_core.netguard import IPAddress, Resolver, embedded_ipv4, is_public, lookup
+from distill_core.netguard import IPAddress, Resolver, embedded_ipv4, is_public, literal_address, lookup
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 METADATA_ADDRESSES = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+# Names for the special ranges, for error messages (which ranges are refused is netguard's list).
+_NAMED = tuple(
+    (ipaddress.ip_network(n), name)
+    for n, name in (
+        ("0.0.0.0/8", "a 'this network' address"),
+        ("100.64.0.0/10", "a shared (CGNAT) address"),
+        ("192.0.0.0/24", "an IETF protocol address"),
+        ("192.0.2.0/24", "a documentation address"),
+        ("198.51.100.0/24", "a documentation address"),
+        ("203.0.113.0/24", "a documentation address"),
+        ("2001:db8::/32", "a documentation address"),
+        ("198.18.0.0/15", "a benchmarking address"),
+        ("192.88.99.0/24", "a 6to4 relay address"),
+        ("255.255.255.255/32", "the broadcast address"),
+        ("240.0.0.0/4", "a reserved address"),
+        ("::/96", "an IPv4-compatible (deprecated) address"),
+        ("64:ff9b::/96", "a NAT64 address"),
+        ("64:ff9b:1::/48", "a NAT64 address"),
+        ("100::/64", "a discard address"),
+        ("2001::/23", "an IETF protocol address"),
+        ("5f00::/16", "an SRv6 address"),
+        ("fc00::/7", "a unique-local (private) address"),
+        ("fec0::/10", "a site-local address"),
+    )
+)
 
 
 class SsrfBlocked(PermanentError):
@@ -49,13 +73,12 @@ def kind_of(ip: IPAddress) -> str:
         return "a link-local address"
     if ip.is_multicast:
         return "a multicast address"
-    if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
-        return "a shared (CGNAT) address"
+    named = next((name for net, name in _NAMED if net.version == ip.version and ip in net), None)
+    if named is not None:
+        return named
     if ip.is_private:
         return "a private address"
-    if is_public(ip):
-        return "a public address"
-    return "a reserved address"
+    return "a public address" if is_public(ip) else "a reserved address"
 
 
 def parse_networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:
@@ -92,7 +115,7 @@ class Policy:
     def check(self, ip: IPAddress, host: str) -> None:
         if self.permits(ip):
             return
-        where = host if host.strip("[]") == str(ip) else f"{host} resolves to {ip}, which"
+        where = host if literal_address(host) == ip else f"{host} resolves to {ip}, which"
         inner = embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
         if ip in METADATA_ADDRESSES or inner in METADATA_ADDRESSES:
             why = "the parser never fetches it unless DISTILL_PARSER_ALLOWED_NETWORKS lists it"
