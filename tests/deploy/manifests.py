@@ -16,7 +16,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 KUSTOMIZE = ROOT / "deploy" / "kubernetes"
 OVERLAYS = ("dev", "prod")
-COMPONENTS = ("tracing", "network-policies", "keda")
+COMPONENTS = ("tracing", "network-policies", "keda", "monitoring")
 SERVICES = ("gateway", "parser", "ai", "notion", "notifier")
 STAGE_OF = {"parser": "parse", "ai": "ai", "notion": "notion"}
 K8S_VERSION = "1.32.0"

@@ -14,12 +14,11 @@ from typing import Any
 import pytest
 import structlog
 from distill_core import logging as dlog
-from distill_core import tracing
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.integration.pipeline_fixture import running_pipeline
+from tests.span_capture import captured_spans
 
 pytestmark = pytest.mark.integration
 
@@ -29,13 +28,8 @@ CLIENT_SPAN = "00f067aa0ba902b7"
 
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.install(provider)
-    yield exporter
-    tracing.uninstall()
-    provider.shutdown()
+    with captured_spans() as exporter:
+        yield exporter
 
 
 @pytest.fixture

@@ -14,22 +14,18 @@ from distill_core import tracing
 from distill_core.errors import PermanentError
 from distill_core.runner import JobContext
 from distill_core.runner.events import job_msg
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
+
+from tests.span_capture import captured_spans
 
 TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.install(provider)
-    yield exporter
-    tracing.uninstall()
+    with captured_spans() as exporter:
+        yield exporter
 
 
 # --- configuration ---------------------------------------------------------------------------
