@@ -49,7 +49,8 @@ def test_stage_users_only_reach_their_own_consumers() -> None:
     for stage, user in (("parse", "parser"), ("ai", "ai"), ("notion", "notion")):
         allowed = users[user]["permissions"]["publish"]["allow"]
         pulls = {a.removeprefix("$JS.API.CONSUMER.MSG.NEXT.") for a in allowed if ".MSG.NEXT." in a}
-        assert pulls == {f"JOBS.{stage}-{p}" for p in subjects.PRIORITIES} | {f"ADVISORIES.advisory-{stage}"}
+        reports = {f"JOBS.{subjects.REPORT_CONSUMER}"} if user == "notion" else set()  # the report worker
+        assert pulls == {f"JOBS.{stage}-{p}" for p in subjects.PRIORITIES} | {f"ADVISORIES.advisory-{stage}"} | reports
         assert not any(a in (">", "$JS.API.>", "distill.>", "distill.jobs.>") for a in allowed)
 
 

@@ -58,6 +58,7 @@ class Victim:
     ai: str
     webhook: str
     subscription: str
+    report: str
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +79,8 @@ async def victim(gw: Gateway, channel: grpc.aio.Channel) -> Victim:
         {"endpoint": "https://push.example.com/b", "p256dh": P256DH, "auth": AUTH},
         bearer(key),
     )
-    assert hook.code == sub.code == grpc.StatusCode.OK, (hook, sub)
+    report = await call(channel, method("distill.v1.Pipeline.ExportTaskReport"), {"task_id": str(task_id)}, bearer(key))
+    assert hook.code == sub.code == report.code == grpc.StatusCode.OK, (hook, sub, report)
     return Victim(
         tenant,
         key,
@@ -90,6 +92,7 @@ async def victim(gw: Gateway, channel: grpc.aio.Channel) -> Victim:
         str(row["ai_output_id"]),
         hook.response.id,
         sub.response.id,
+        report.response.id,
     )
 
 
@@ -113,6 +116,9 @@ def probes(v: Victim) -> dict[str, list[tuple[dict[str, Any], dict[str, Any]]]]:
         "Pipeline.CancelTask": [pair(lambda x: {"id": x or v.task})],
         "Pipeline.RetryTask": [pair(lambda x: {"id": x or v.task, "item_ids": [v.failed_item]})],
         "Pipeline.WatchTask": [pair(lambda x: {"task_id": x or v.task})],
+        "Pipeline.ExportTaskReport": [pair(lambda x: {"task_id": x or v.task, "format": "REPORT_FORMAT_PDF"})],
+        "Pipeline.GetReport": [pair(lambda x: {"id": x or v.report})],
+        "Pipeline.DownloadReport": [pair(lambda x: {"id": x or v.report})],
         "Pipeline.CreateTask": [
             pair(lambda x: {"parsed_content_ids": [x or v.parsed]}),
             pair(lambda x: {"ai_content_ids": [x or v.ai]}),
@@ -141,7 +147,7 @@ def _id_fields(m: Any) -> list[str]:
 
 
 def test_every_rpc_that_takes_an_id_is_probed() -> None:
-    fake = Victim(*(["x"] * 10))  # type: ignore[arg-type]
+    fake = Victim(*(["x"] * 11))  # type: ignore[arg-type]
     probed = {f"distill.v1.{name}" for name in probes(fake)}
     taking_ids = {m.full_name for m in public_methods() if _id_fields(m)}
     missing = taking_ids - probed
@@ -193,6 +199,7 @@ async def victim_state(gw: Gateway, v: Victim) -> list[Any]:
         await gw.sql("SELECT id FROM dead_letters WHERE tenant_id = :t", t=v.tenant),
         await gw.sql("SELECT id, url FROM webhooks WHERE tenant_id = :t", t=v.tenant),
         await gw.sql("SELECT id, endpoint FROM push_subscriptions WHERE tenant_id = :t", t=v.tenant),
+        await gw.sql("SELECT id, status FROM reports WHERE tenant_id = :t ORDER BY id", t=v.tenant),
     ]
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from distill_cli import admin, common, keys, tasks
+from distill_cli import admin, common, keys, report, tasks
 
 app = typer.Typer(
     name="distill",
@@ -18,6 +18,7 @@ app = typer.Typer(
 app.callback()(common.tls_options)
 app.add_typer(keys.app, name="keys")
 tasks.register(app)
+report.register(app)
 admin.register(app)
 
 

@@ -5,7 +5,8 @@
 `AsyncClient` (asyncio) and `Client` (blocking) have the same methods: submit, get_task,
 get_item, list_tasks / iter_tasks, list_items / iter_items, cancel, retry, watch,
 watch_tasks, wait, list_workers, queue_stats, statistics, list_dead_letters /
-iter_dead_letters, replay_dead_letters, purge_dead_letters. Failures raise the typed
+iter_dead_letters, replay_dead_letters, purge_dead_letters, and task reports:
+export_report, get_report, wait_report, download_report, report_content, save_report. Failures raise the typed
 exceptions of `distill_client.errors` (all subclasses of DistillError). TLS and mTLS:
 `AsyncClient(..., tls=Tls(ca_file=..., cert_file=..., key_file=...))` or the
 DISTILL_TLS_* variables (docs/security.md).
@@ -16,6 +17,7 @@ from distill_client.config import Tls
 from distill_client.errors import (
     AlreadyExists,
     Cancelled,
+    DataLoss,
     DeadlineExceeded,
     DistillError,
     FailedPrecondition,
@@ -27,17 +29,20 @@ from distill_client.errors import (
     Unauthenticated,
     Unavailable,
 )
+from distill_client.reports import TERMINAL_REPORT
 from distill_client.sync import Client
 
 # The name used before the typed exceptions existed.
 DistillClientError = DistillError
 
 __all__ = [
+    "TERMINAL_REPORT",
     "TERMINAL_TASK",
     "AlreadyExists",
     "AsyncClient",
     "Cancelled",
     "Client",
+    "DataLoss",
     "DeadlineExceeded",
     "DistillClientError",
     "DistillError",

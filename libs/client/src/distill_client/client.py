@@ -27,6 +27,7 @@ from google.protobuf import json_format
 from distill_client import names
 from distill_client.config import Tls, resolve_api_key, resolve_gateway, resolve_tls
 from distill_client.errors import DistillError, from_rpc_error
+from distill_client.reports import ReportsMixin
 
 TERMINAL_TASK = frozenset(
     {
@@ -59,7 +60,7 @@ def _options(value: Any, cls: type[T]) -> T | None:
     return json_format.ParseDict(dict(value), cls())  # type: ignore[arg-type]
 
 
-class AsyncClient:
+class AsyncClient(ReportsMixin):  # reports.py: export_report, get_report, wait_report, save_report, ...
     """A connection to the gateway. Use it as `async with AsyncClient(...) as client:`."""
 
     def __init__(

@@ -85,6 +85,13 @@ class Cancelled(DistillError):
     code = grpc.StatusCode.CANCELLED
 
 
+class DataLoss(DistillError):
+    """What arrived is not what was sent (a download whose size or checksum does not match).
+    Raised by the client itself; the server never answers DATA_LOSS."""
+
+    code = grpc.StatusCode.DATA_LOSS
+
+
 class Internal(DistillError):
     """The server failed; the message may say more."""
 

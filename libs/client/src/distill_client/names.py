@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from distill.v1 import common_pb2, task_pb2
+from distill.v1 import common_pb2, report_pb2, task_pb2
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
 PRIORITIES = {"high": common_pb2.PRIORITY_HIGH, "normal": common_pb2.PRIORITY_NORMAL, "low": common_pb2.PRIORITY_LOW}
@@ -34,7 +34,15 @@ ITEM_STATUSES = {
     "failed": task_pb2.ITEM_STATUS_FAILED,
     "cancelled": task_pb2.ITEM_STATUS_CANCELLED,
 }
+REPORT_FORMATS = {
+    "pdf": report_pb2.REPORT_FORMAT_PDF,
+    "md": report_pb2.REPORT_FORMAT_MARKDOWN,
+    "markdown": report_pb2.REPORT_FORMAT_MARKDOWN,
+    "json": report_pb2.REPORT_FORMAT_JSON,
+}
 _PREFIXES = (
+    "REPORT_FORMAT_",
+    "REPORT_STATUS_",
     "TASK_STATUS_",
     "ITEM_STATUS_",
     "PHASE_STATUS_",
@@ -72,6 +80,11 @@ def task_status(value: str | int) -> int:
 
 def item_status(value: str | int) -> int:
     return _lookup("item status", ITEM_STATUSES, value)
+
+
+def report_format(value: str | int | None) -> int:
+    """ "pdf", "md" / "markdown", "json" (or a ReportFormat value); None is PDF."""
+    return report_pb2.REPORT_FORMAT_PDF if value is None else _lookup("report format", REPORT_FORMATS, value)
 
 
 def label(enum: EnumTypeWrapper, value: int) -> str:
@@ -117,12 +130,14 @@ def human_duration(total: float) -> str:
 __all__ = [
     "ITEM_STATUSES",
     "PRIORITIES",
+    "REPORT_FORMATS",
     "STAGES",
     "TASK_STATUSES",
     "human_duration",
     "item_status",
     "label",
     "priority",
+    "report_format",
     "seconds",
     "stage",
     "task_status",

@@ -152,6 +152,21 @@ def consumer_config(settings: Settings, stage: str, priority: str) -> jsapi.Cons
     )
 
 
+def report_consumer_config(ack_wait: float) -> jsapi.ConsumerConfig:
+    """The report workers' durable on JOBS. Attempts are counted in PostgreSQL
+    (reports.attempts, capped by the worker), so JetStream redelivers without a limit of its own."""
+    return jsapi.ConsumerConfig(
+        durable_name=subjects.REPORT_CONSUMER,
+        filter_subject=subjects.REPORT_SUBJECT,
+        ack_policy=jsapi.AckPolicy.EXPLICIT,
+        deliver_policy=jsapi.DeliverPolicy.ALL,
+        ack_wait=ack_wait,
+        max_deliver=-1,
+        max_ack_pending=-1,
+        max_waiting=512,
+    )
+
+
 def notifier_consumer_config() -> jsapi.ConsumerConfig:
     """The notifier's durable on EVENTS: created with the streams, so no event is missed
     between the first service starting and the notifier starting."""

@@ -28,6 +28,7 @@ ACCOUNT = "DISTILL"
 SYSTEM_ACCOUNT = "SYS"
 ADMIN = "admin"
 WORKERS = {"parse": "parser", "ai": "ai", "notion": "notion"}  # stage -> NATS user (= service)
+REPORT_WORKER = "notion"  # the export service also makes reports (distill.jobs.report)
 SERVICES = ("gateway", *WORKERS.values(), "notifier")
 USERS = ("sys", ADMIN, *SERVICES)
 KV_STREAM = f"KV_{s.WORKERS_BUCKET}"
@@ -87,6 +88,7 @@ def permissions(user: str) -> dict[str, Any]:
             *(f"{s.JOBS_PREFIX}.{stage}.*" for stage in s.STAGES),  # CreateTask, relay, janitor, retries
             f"{s.EVENTS_PREFIX}.>",
             s.CANCEL_SUBJECT,
+            s.REPORT_SUBJECT,  # ExportTaskReport, janitor
         ]
         # the live feed JetStream republishes events to (one subscription per tenant with watchers)
         return {"publish": {"allow": publish}, "subscribe": {"allow": [_inbox(user), f"{s.LIVE_PREFIX}.>"]}}
@@ -111,6 +113,7 @@ def permissions(user: str) -> dict[str, Any]:
         *([f"{s.JOBS_PREFIX}.{after[0]}.*"] if after else []),  # the hand-off to the next stage
         f"{s.EVENTS_PREFIX}.>",
         s.dlq_subject(stage),
+        *(_durable(s.JOBS_STREAM, s.REPORT_CONSUMER) if user == REPORT_WORKER else []),
     ]
     subscribe = [_inbox(user), s.CANCEL_SUBJECT]
     return {"publish": {"allow": _unique(publish)}, "subscribe": {"allow": subscribe}}

@@ -121,6 +121,18 @@ class GatewaySettings(Settings):
     )
     dev_api_key: SecretStr | None = None
 
+    # Reports (docs/reports.md); the worker's own knobs are the export service's DISTILL_REPORT_*.
+    report_inline_bytes: int = Field(
+        1024 * 1024, ge=0, le=16 * 1024 * 1024, description="GetReport carries a report's content up to this size."
+    )
+    report_max_active: int = Field(8, ge=1, description="Reports a tenant may have queued or running at once.")
+    report_keep_per_task: int = Field(
+        10, ge=1, description="Finished reports kept per task; a new one removes the oldest beyond this."
+    )
+    report_stale_after: float = Field(
+        600.0, gt=0, description="Seconds a queued or running report may sit idle before its job is re-published."
+    )
+
     # Limits and transport security (docs/security.md).
     max_request_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest request message accepted (bytes)."

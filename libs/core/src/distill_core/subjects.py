@@ -5,6 +5,7 @@ EVENTS  distill.events.<tenant>.<task>     Limits, max_age
 DLQ     distill.dlq.<stage>                Limits
 KV      distill_workers                    worker heartbeats with TTL
 core    distill.control.cancel             cancel running work (not persisted)
+JOBS    distill.jobs.report                report jobs (one durable, "report"; not a stage)
 """
 
 from __future__ import annotations
@@ -62,6 +63,17 @@ def job_subject(stage: str, priority: str = "normal") -> str:
 def job_consumer(stage: str, priority: str) -> str:
     """Durable pull consumer of one stage's lane."""
     return f"{stage}-{priority}"
+
+
+# Reports (PDF, Markdown, JSON of a task) are small jobs of their own, in JOBS beside the
+# stages' lanes (which never match this subject), worked by the export service.
+REPORT_SUBJECT = f"{JOBS_PREFIX}.report"
+REPORT_CONSUMER = "report"
+
+
+def report_msg_id(report_id: str, dispatch: int | str = 0) -> str:
+    """Nats-Msg-Id of a report job (`dispatch` tells a re-publish from the first one)."""
+    return f"report:{report_id}:{dispatch}"
 
 
 def event_subject(tenant_id: str, task_id: str) -> str:

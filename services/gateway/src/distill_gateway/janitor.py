@@ -29,6 +29,8 @@ from nats.js import JetStreamContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from distill_gateway import report_store
+
 log = get_logger(__name__)
 
 JANITOR_LOCK = 0x6A616E  # "jan"
@@ -93,7 +95,7 @@ class Janitor:
 
     async def run_once(self) -> dict[str, int]:
         """One round; returns what it did (for tests and logs)."""
-        done = {"deleted_tasks": 0, "finished_tasks": 0, "requeued_items": 0}
+        done = {"deleted_tasks": 0, "finished_tasks": 0, "requeued_items": 0, "requeued_reports": 0}
         async with self.engine.begin() as conn:
             if not (await conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": JANITOR_LOCK})).scalar():
                 return done
@@ -102,8 +104,10 @@ class Janitor:
             done["finished_tasks"] = len(finished)
             requeue = await self._orphans(conn)
             done["requeued_items"] = len(requeue)
+            reports = await report_store.lost_jobs(conn, self.js, self.s.report_stale_after)
+            done["requeued_reports"] = len(reports)
             # Publish inside the locked transaction: a second janitor cannot double up.
-            await publish_all(self.js, [*finished, *requeue])
+            await publish_all(self.js, [*finished, *requeue, *reports])
         if any(done.values()):
             log.info("janitor round", **done)
         return done

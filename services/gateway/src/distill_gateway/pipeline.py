@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from distill_gateway import control, dispatch, limits, paging, repo, validation
 from distill_gateway.auth import Authenticator
 from distill_gateway.calls import rpc, rpc_stream
+from distill_gateway.reports import ReportsMixin
 from distill_gateway.watch import Watcher
 
 log = get_logger(__name__)
@@ -35,7 +36,7 @@ log = get_logger(__name__)
 INPUT_FIRST_STAGE = {"url": "parse", "parsed_content": "ai", "ai_content": "notion"}
 
 
-class PipelineServicer(pipeline_pb2_grpc.PipelineServicer):
+class PipelineServicer(ReportsMixin, pipeline_pb2_grpc.PipelineServicer):  # reports.py: the report RPCs
     def __init__(
         self, settings: GatewaySettings, engine: AsyncEngine, js: JetStreamContext, nc: NATS | None = None
     ) -> None:

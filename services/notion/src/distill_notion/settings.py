@@ -11,16 +11,16 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from distill_core.settings import Settings
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from distill_notion.notion_properties import DEFAULT_NAMES, FIELDS
+from distill_notion.report_settings import ReportSettings
 
 NOTION_VERSIONS = ("2025-09-03", "2022-06-28")
 
 
-class ExportSettings(Settings):
+class ExportSettings(ReportSettings):  # the report worker runs in this service too
     export_destination: Literal["markdown", "notion"] = Field("markdown", description="Default destination.")
     export_dir: Path = Field(Path("./exports"), description="Folder of the Markdown destination.")
 

@@ -311,3 +311,36 @@ class Delivery(Base):
     body: Mapped[str] = mapped_column(Text, default="", server_default="")
     next_attempt_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
+
+
+class Report(Base):
+    """A task's results as one file (PDF, Markdown, JSON): a small job of its own.
+
+    The content lives here (bytea, stored uncompressed out of line so DownloadReport can
+    read it in slices); the row goes when its task goes (ON DELETE CASCADE).
+    """
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        Index("ix_reports_task_created", "task_id", "created_at"),
+        Index("ix_reports_active", "tenant_id", "updated_at", postgresql_where=text("status IN ('queued', 'running')")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    # pdf | markdown | json
+    format: Mapped[str] = mapped_column(String(16))
+    # queued | running | succeeded | failed
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[dict[str, Any] | None]
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    item_count: Mapped[int | None] = mapped_column(Integer)
+    task_status: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]

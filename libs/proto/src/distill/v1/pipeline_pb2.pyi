@@ -1,4 +1,5 @@
 from distill.v1 import common_pb2 as _common_pb2
+from distill.v1 import report_pb2 as _report_pb2
 from distill.v1 import task_pb2 as _task_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from distill.v1 import pipeline_pb2 as distill_dot_v1_dot_pipeline__pb2
+from distill.v1 import report_pb2 as distill_dot_v1_dot_report__pb2
 from distill.v1 import task_pb2 as distill_dot_v1_dot_task__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -81,6 +82,21 @@ class PipelineStub:
                 request_serializer=distill_dot_v1_dot_pipeline__pb2.WatchTasksRequest.SerializeToString,
                 response_deserializer=distill_dot_v1_dot_task__pb2.TaskEvent.FromString,
                 _registered_method=True)
+        self.ExportTaskReport = channel.unary_unary(
+                '/distill.v1.Pipeline/ExportTaskReport',
+                request_serializer=distill_dot_v1_dot_report__pb2.ExportTaskReportRequest.SerializeToString,
+                response_deserializer=distill_dot_v1_dot_report__pb2.Report.FromString,
+                _registered_method=True)
+        self.GetReport = channel.unary_unary(
+                '/distill.v1.Pipeline/GetReport',
+                request_serializer=distill_dot_v1_dot_report__pb2.GetReportRequest.SerializeToString,
+                response_deserializer=distill_dot_v1_dot_report__pb2.Report.FromString,
+                _registered_method=True)
+        self.DownloadReport = channel.unary_stream(
+                '/distill.v1.Pipeline/DownloadReport',
+                request_serializer=distill_dot_v1_dot_report__pb2.DownloadReportRequest.SerializeToString,
+                response_deserializer=distill_dot_v1_dot_report__pb2.ReportChunk.FromString,
+                _registered_method=True)
 
 
 class PipelineServicer:
@@ -147,6 +163,28 @@ class PipelineServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportTaskReport(self, request, context):
+        """Start a report of a task's results (PDF, Markdown or JSON), made in the background:
+        poll GetReport until it is SUCCEEDED or FAILED (messages in report.proto).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetReport(self, request, context):
+        """A report's status, with its content when it is ready and small.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DownloadReport(self, request, context):
+        """The content of a SUCCEEDED report in chunks, whatever its size.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PipelineServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -194,6 +232,21 @@ def add_PipelineServicer_to_server(servicer, server):
                     servicer.WatchTasks,
                     request_deserializer=distill_dot_v1_dot_pipeline__pb2.WatchTasksRequest.FromString,
                     response_serializer=distill_dot_v1_dot_task__pb2.TaskEvent.SerializeToString,
+            ),
+            'ExportTaskReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportTaskReport,
+                    request_deserializer=distill_dot_v1_dot_report__pb2.ExportTaskReportRequest.FromString,
+                    response_serializer=distill_dot_v1_dot_report__pb2.Report.SerializeToString,
+            ),
+            'GetReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReport,
+                    request_deserializer=distill_dot_v1_dot_report__pb2.GetReportRequest.FromString,
+                    response_serializer=distill_dot_v1_dot_report__pb2.Report.SerializeToString,
+            ),
+            'DownloadReport': grpc.unary_stream_rpc_method_handler(
+                    servicer.DownloadReport,
+                    request_deserializer=distill_dot_v1_dot_report__pb2.DownloadReportRequest.FromString,
+                    response_serializer=distill_dot_v1_dot_report__pb2.ReportChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -440,6 +493,87 @@ class Pipeline:
             '/distill.v1.Pipeline/WatchTasks',
             distill_dot_v1_dot_pipeline__pb2.WatchTasksRequest.SerializeToString,
             distill_dot_v1_dot_task__pb2.TaskEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportTaskReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/distill.v1.Pipeline/ExportTaskReport',
+            distill_dot_v1_dot_report__pb2.ExportTaskReportRequest.SerializeToString,
+            distill_dot_v1_dot_report__pb2.Report.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/distill.v1.Pipeline/GetReport',
+            distill_dot_v1_dot_report__pb2.GetReportRequest.SerializeToString,
+            distill_dot_v1_dot_report__pb2.Report.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/distill.v1.Pipeline/DownloadReport',
+            distill_dot_v1_dot_report__pb2.DownloadReportRequest.SerializeToString,
+            distill_dot_v1_dot_report__pb2.ReportChunk.FromString,
             options,
             channel_credentials,
             insecure,

@@ -102,6 +102,30 @@ def front_matter(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fm.items() if v not in (None, "", [], 0)}
 
 
+def recipe_sections(recipe: dict[str, Any] | None, level: int = 2) -> list[str]:
+    """A recipe as Markdown: times and yield, ingredients as a to-do list, numbered steps.
+
+    `level` is the heading level of "Recipe" (its parts one below). Nothing without
+    ingredients or steps. Also used by the Markdown task report (report_markdown.py).
+    """
+    if not recipe or not (recipe.get("ingredients") or recipe.get("instructions")):
+        return []
+    h = "#" * level
+    parts = [f"{h} Recipe\n"]
+    meta = [f"Yields: {recipe['yields']}"] if recipe.get("yields") else []
+    for k in ("prep_time_minutes", "cook_time_minutes", "total_time_minutes"):
+        if recipe.get(k):
+            meta.append(f"{k.replace('_minutes', '').replace('_', ' ').title()}: {recipe[k]} min")
+    if meta:
+        parts.append("\n".join(f"- {m}" for m in meta) + "\n")
+    if recipe.get("ingredients"):
+        parts.append(f"{h}# Ingredients\n\n" + "\n".join(f"- [ ] {i}" for i in recipe["ingredients"]) + "\n")
+    if recipe.get("instructions"):
+        steps = "\n".join(f"{n}. {s}" for n, s in enumerate(recipe["instructions"], 1))
+        parts.append(f"{h}# Steps\n\n" + steps + "\n")
+    return parts
+
+
 def render(doc: dict[str, Any]) -> str:
     """Front matter, then the body: summary, keywords, insights, recipe, source, full text."""
     fm = yaml.safe_dump(front_matter(doc), allow_unicode=True, sort_keys=False, width=1000).strip()
@@ -115,20 +139,7 @@ def render(doc: dict[str, Any]) -> str:
         parts.append("## Keywords\n\n" + ", ".join(map(str, doc["keywords"])) + "\n")
     if doc.get("insights"):
         parts.append("## Insights\n\n" + "\n".join(f"- {i}" for i in doc["insights"]) + "\n")
-    recipe = doc.get("recipe")
-    if recipe and (recipe.get("ingredients") or recipe.get("instructions")):
-        parts.append("## Recipe\n")
-        meta = [f"Yields: {recipe['yields']}"] if recipe.get("yields") else []
-        for k in ("prep_time_minutes", "cook_time_minutes", "total_time_minutes"):
-            if recipe.get(k):
-                meta.append(f"{k.replace('_minutes', '').replace('_', ' ').title()}: {recipe[k]} min")
-        if meta:
-            parts.append("\n".join(f"- {m}" for m in meta) + "\n")
-        if recipe.get("ingredients"):
-            parts.append("### Ingredients\n\n" + "\n".join(f"- [ ] {i}" for i in recipe["ingredients"]) + "\n")
-        if recipe.get("instructions"):
-            steps = "\n".join(f"{n}. {s}" for n, s in enumerate(recipe["instructions"], 1))
-            parts.append("### Steps\n\n" + steps + "\n")
+    parts += recipe_sections(doc.get("recipe"))
     if doc.get("include_text", True) and doc.get("text"):
         parts.append("## Text\n\n" + str(doc["text"]).strip() + "\n")
     return "\n".join(parts)

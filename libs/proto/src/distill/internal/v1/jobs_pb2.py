@@ -26,7 +26,7 @@ from distill.v1 import common_pb2 as distill_dot_v1_dot_common__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x64istill/internal/v1/jobs.proto\x12\x13\x64istill.internal.v1\x1a\x17\x64istill/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xac\x02\n\x03Job\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x11\n\ttenant_id\x18\x03 \x01(\t\x12 \n\x05stage\x18\x04 \x01(\x0e\x32\x11.distill.v1.Stage\x12\x12\n\ngeneration\x18\x05 \x01(\x05\x12&\n\x08priority\x18\x06 \x01(\x0e\x32\x14.distill.v1.Priority\x12\x30\n\x0c\x65nqueue_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x05trace\x18\x08 \x03(\x0b\x32#.distill.internal.v1.Job.TraceEntry\x1a,\n\nTraceEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xcd\x01\n\x10\x44\x65\x61\x64LetterRecord\x12\n\n\x02id\x18\x01 \x01(\t\x12%\n\x03job\x18\x02 \x01(\x0b\x32\x18.distill.internal.v1.Job\x12$\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x15.distill.v1.ErrorInfo\x12\x12\n\ndeliveries\x18\x04 \x01(\x05\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06worker\x18\x06 \x01(\t\x12\x0b\n\x03raw\x18\x07 \x01(\x0c\"\xad\x02\n\x0fWorkerHeartbeat\x12\x0c\n\x04name\x18\x01 \x01(\t\x12 \n\x05stage\x18\x02 \x01(\x0e\x32\x11.distill.v1.Stage\x12\x0c\n\x04host\x18\x03 \x01(\t\x12\x0b\n\x03pid\x18\x04 \x01(\x05\x12\r\n\x05state\x18\x05 \x01(\x05\x12\x18\n\x10\x63urrent_item_ids\x18\x06 \x03(\t\x12\x17\n\x0fprocessed_count\x18\x07 \x01(\x03\x12\x14\n\x0c\x66\x61iled_count\x18\x08 \x01(\x03\x12.\n\nstart_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_seen_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x63oncurrency\x18\x0b \x01(\x05\"2\n\rCancelRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x10\n\x08item_ids\x18\x02 \x03(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x64istill/internal/v1/jobs.proto\x12\x13\x64istill.internal.v1\x1a\x17\x64istill/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xac\x02\n\x03Job\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x11\n\ttenant_id\x18\x03 \x01(\t\x12 \n\x05stage\x18\x04 \x01(\x0e\x32\x11.distill.v1.Stage\x12\x12\n\ngeneration\x18\x05 \x01(\x05\x12&\n\x08priority\x18\x06 \x01(\x0e\x32\x14.distill.v1.Priority\x12\x30\n\x0c\x65nqueue_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x05trace\x18\x08 \x03(\x0b\x32#.distill.internal.v1.Job.TraceEntry\x1a,\n\nTraceEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xcd\x01\n\x10\x44\x65\x61\x64LetterRecord\x12\n\n\x02id\x18\x01 \x01(\t\x12%\n\x03job\x18\x02 \x01(\x0b\x32\x18.distill.internal.v1.Job\x12$\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x15.distill.v1.ErrorInfo\x12\x12\n\ndeliveries\x18\x04 \x01(\x05\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06worker\x18\x06 \x01(\t\x12\x0b\n\x03raw\x18\x07 \x01(\x0c\"\xad\x02\n\x0fWorkerHeartbeat\x12\x0c\n\x04name\x18\x01 \x01(\t\x12 \n\x05stage\x18\x02 \x01(\x0e\x32\x11.distill.v1.Stage\x12\x0c\n\x04host\x18\x03 \x01(\t\x12\x0b\n\x03pid\x18\x04 \x01(\x05\x12\r\n\x05state\x18\x05 \x01(\x05\x12\x18\n\x10\x63urrent_item_ids\x18\x06 \x03(\t\x12\x17\n\x0fprocessed_count\x18\x07 \x01(\x03\x12\x14\n\x0c\x66\x61iled_count\x18\x08 \x01(\x03\x12.\n\nstart_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_seen_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x63oncurrency\x18\x0b \x01(\x05\"2\n\rCancelRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x10\n\x08item_ids\x18\x02 \x03(\t\"\xdc\x01\n\tReportJob\x12\x11\n\treport_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x11\n\ttenant_id\x18\x03 \x01(\t\x12\x30\n\x0c\x65nqueue_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x05trace\x18\x05 \x03(\x0b\x32).distill.internal.v1.ReportJob.TraceEntry\x1a,\n\nTraceEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,6 +35,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_JOB_TRACEENTRY']._loaded_options = None
   _globals['_JOB_TRACEENTRY']._serialized_options = b'8\001'
+  _globals['_REPORTJOB_TRACEENTRY']._loaded_options = None
+  _globals['_REPORTJOB_TRACEENTRY']._serialized_options = b'8\001'
   _globals['_JOB']._serialized_start=114
   _globals['_JOB']._serialized_end=414
   _globals['_JOB_TRACEENTRY']._serialized_start=370
@@ -45,4 +47,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WORKERHEARTBEAT']._serialized_end=926
   _globals['_CANCELREQUEST']._serialized_start=928
   _globals['_CANCELREQUEST']._serialized_end=978
+  _globals['_REPORTJOB']._serialized_start=981
+  _globals['_REPORTJOB']._serialized_end=1201
+  _globals['_REPORTJOB_TRACEENTRY']._serialized_start=370
+  _globals['_REPORTJOB_TRACEENTRY']._serialized_end=414
 # @@protoc_insertion_point(module_scope)

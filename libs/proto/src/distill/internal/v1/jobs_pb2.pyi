@@ -88,3 +88,24 @@ class CancelRequest(_message.Message):
     task_id: str
     item_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, task_id: _Optional[str] = ..., item_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ReportJob(_message.Message):
+    __slots__ = ("report_id", "task_id", "tenant_id", "enqueue_time", "trace")
+    class TraceEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    REPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    ENQUEUE_TIME_FIELD_NUMBER: _ClassVar[int]
+    TRACE_FIELD_NUMBER: _ClassVar[int]
+    report_id: str
+    task_id: str
+    tenant_id: str
+    enqueue_time: _timestamp_pb2.Timestamp
+    trace: _containers.ScalarMap[str, str]
+    def __init__(self, report_id: _Optional[str] = ..., task_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., enqueue_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace: _Optional[_Mapping[str, str]] = ...) -> None: ...
