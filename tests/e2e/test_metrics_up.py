@@ -65,6 +65,7 @@ async def test_every_service_serves_its_metrics_and_logs_follow_the_item(stack, 
     assert total(parser_now, "distill_stage_items_total", stage="ai") == 0
     assert total(gateway_now, "distill_stage_items_total") == 0
     assert any(n == "distill_queue_pending_jobs" for n, _ in gateway_now)
+    assert total(gateway_now, "distill_queue_metrics_errors_total") == 0  # NATS lets the gateway read them
 
     # Logs: JSON lines, tagged by service; the item's lines carry its ids and the task's trace id.
     lines = []

@@ -205,3 +205,28 @@ def test_log_lines_inside_a_span_get_its_ids(spans: InMemorySpanExporter) -> Non
         event = tracing.log_processor(None, "info", {"event": "hi", "trace_id": None})
     assert event["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736" and len(event["span_id"]) == 16
     assert "trace_id" not in tracing.log_processor(None, "info", {"event": "outside"})
+
+
+async def _echo(request: bytes, context: Any) -> bytes:
+    return request
+
+
+async def test_a_real_server_traces_its_rpcs_but_not_health_checks(spans: InMemorySpanExporter) -> None:
+    import grpc
+    from distill_core.grpc_server import GrpcServer
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    echo = grpc.method_handlers_generic_handler("test.Echo", {"Say": grpc.unary_unary_rpc_method_handler(_echo)})
+    add = lambda _, s: s.add_generic_rpc_handlers((echo,))  # noqa: E731
+    server = GrpcServer("127.0.0.1", 0, services=[(add, None, "test.Echo")])
+    await server.start()
+    await server.set_serving(True)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as ch:
+            await health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest())
+            assert await ch.unary_unary("/test.Echo/Say")(b"hi", metadata=(("traceparent", TP),)) == b"hi"
+    finally:
+        await server.stop(0)
+    [say] = spans.get_finished_spans()
+    assert say.name == "test.Echo/Say" and say.attributes["rpc.grpc.status_code"] == "OK"
+    assert format(say.parent.span_id, "016x") == "00f067aa0ba902b7"

@@ -5,13 +5,14 @@ method once: grpc_server_started_total, grpc_server_handled_total by status code
 grpc_server_handling_seconds and, for streams, grpc_server_msg_sent_total, labelled by
 grpc_type, grpc_service and grpc_method (only methods the server has: an unknown name
 never becomes a label). With tracing on, a unary RPC gets a server span that continues the
-client's `traceparent` (tracing.py). Bidirectional methods (server reflection) pass
-through untouched.
+client's `traceparent` (tracing.py); health checks get none. Bidirectional methods
+(server reflection) pass through untouched.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,6 +23,8 @@ import grpc
 from distill_core import metrics, tracing
 
 _CODE_NAMES = {c.value[0]: c.name for c in grpc.StatusCode}
+_UNTRACED = contextlib.nullcontext()
+UNTRACED_SERVICES = frozenset({"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"})
 
 
 def code_name(code: Any, default: str) -> str:
@@ -61,6 +64,8 @@ class _Observed:
         self.started = metrics.RPC_STARTED.labels(*self.labels)
         self.seconds = metrics.RPC_SECONDS.labels(*self.labels)
         self.sent = metrics.RPC_MSG_SENT.labels(*self.labels)
+        # Probes call Health every few seconds: counted, but no span (they would drown the traces).
+        self.traced = service not in UNTRACED_SERVICES
 
     def handled(self, code: str, t0: float) -> None:
         self.seconds.observe(time.perf_counter() - t0)
@@ -72,8 +77,9 @@ def _unary(inner: Callable[..., Any], obs: _Observed) -> Callable[..., Awaitable
         obs.started.inc()
         t0 = time.perf_counter()
         code = "UNKNOWN"
-        md = context.invocation_metadata() if tracing.enabled() else None
-        with tracing.server_span(obs.full_method, md) as sp:
+        traced = obs.traced and tracing.enabled()
+        md = context.invocation_metadata() if traced else None
+        with tracing.server_span(obs.full_method, md) if traced else _UNTRACED as sp:
             try:
                 result = inner(request, context)
                 if inspect.isawaitable(result):
