@@ -257,6 +257,19 @@ async def test_a_tenant_may_have_only_so_many_reports_in_the_making(gw: Gateway)
         await gw.sql("DELETE FROM reports WHERE tenant_id = :t", t=tenant)
 
 
+async def test_a_new_report_removes_the_oldest_finished_ones_beyond_the_limit(gw: Gateway) -> None:
+    tenant, key = await gw.tenant()
+    task_id = await finished_task(gw, tenant, DOCS[:1])
+    keep = gw.settings.report_keep_per_task
+    old = [await report_row(gw, tenant, task_id, status="succeeded", age_minutes=100 - n) for n in range(keep)]
+    running = await report_row(gw, tenant, task_id, status="running", age_minutes=200)  # never removed
+    async with AsyncClient(gw.address, key) as c:
+        new = await c.export_report(task_id, "json")
+    left = {r["id"] for r in await gw.sql("SELECT id FROM reports WHERE task_id = :t", t=uuid.UUID(task_id))}
+    assert left == {*old[1:], running, uuid.UUID(new.id)}, "the oldest finished report makes room for the new one"
+    await gw.sql("DELETE FROM reports WHERE task_id = :t", t=uuid.UUID(task_id))
+
+
 async def test_reports_are_deleted_with_their_task(gw: Gateway, worker: ReportWorker) -> None:
     tenant, key = await gw.tenant()
     task_id = await finished_task(gw, tenant, DOCS[:2])

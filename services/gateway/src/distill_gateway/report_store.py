@@ -33,11 +33,12 @@ META_COLS = [c for c in Report.__table__.c if c.name != "content"]
 CHUNK_BYTES = 256 * 1024
 
 _ACTIVE = text("SELECT count(*) FROM reports WHERE tenant_id = :t AND status IN ('queued', 'running')")
-# Finished reports of the task beyond the newest `keep` (active ones are never removed).
+# Finished reports of the task beyond the newest `keep` - 1, making room for the new one
+# (reports being made are never removed).
 _PRUNE = text("""
 DELETE FROM reports WHERE id IN (
-  SELECT id FROM reports WHERE task_id = :task ORDER BY created_at DESC, id DESC OFFSET :keep)
-AND status IN ('succeeded', 'failed')
+  SELECT id FROM reports WHERE task_id = :task AND status IN ('succeeded', 'failed')
+  ORDER BY created_at DESC, id DESC OFFSET :keep)
 """)
 _LOST = text("""
 SELECT id, task_id, tenant_id FROM reports
@@ -88,7 +89,7 @@ async def create(
         )
     row = {"id": uuid.uuid4(), "tenant_id": tenant_id, "task_id": task_id, "format": fmt, "status": "queued"}
     await conn.execute(Report.__table__.insert().values(**row, attempts=0))
-    await conn.execute(_PRUNE, {"task": task_id, "keep": keep})
+    await conn.execute(_PRUNE, {"task": task_id, "keep": keep - 1})
     found = await get(conn, tenant_id, row["id"])
     assert found is not None
     return found

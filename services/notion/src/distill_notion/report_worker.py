@@ -11,7 +11,7 @@ is the same loop in small, run beside the export stage in the export service:
 Retryable failures go back to `queued` and are nak'd with report_backoff; permanent
 ones, and the last attempt, end FAILED with an ErrorInfo. Attempts are counted in
 PostgreSQL, so a job whose worker dies every time fails after report_max_attempts
-(JetStream redelivers it after the ack wait). A report whose task was deleted meanwhile
+(JetStream redelivers it within the minute of the ack wait). A report whose task was deleted meanwhile
 is dropped. On stop, fetching stops, running reports get `grace` seconds, and the rest
 are given back (nak) for another replica.
 """
@@ -81,9 +81,9 @@ class ReportWorker:
         self._loop_task: asyncio.Task[None] | None = None
         self._own: list[str] = []
 
-    @property
-    def ack_wait(self) -> float:
-        return self.s.report_timeout + 30.0
+    # A worker beats every 10 s while it makes a report, so a report whose worker died is
+    # delivered again within a minute, however long report_timeout is.
+    ack_wait = 60.0
 
     async def start(self, *, nc: Any = None, engine: AsyncEngine | None = None) -> None:
         """Connect (unless given a connection and an engine), make the consumer, start fetching.
@@ -254,7 +254,7 @@ class ReportWorker:
     async def _heartbeat(self, msg: Any) -> None:
         """Keep the job ours while it runs (the ack wait restarts on each beat)."""
         while True:
-            await asyncio.sleep(min(10.0, self.ack_wait / 3))
+            await asyncio.sleep(self.ack_wait / 6)
             with contextlib.suppress(Exception):
                 await msg.in_progress()
 
