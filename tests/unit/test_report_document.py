@@ -56,8 +56,11 @@ def test_an_item_that_never_got_parsed_keeps_its_input_and_error() -> None:
     e = item_entry(row(status="failed", input="https://gone.example/p", error=err))
     assert e["title"] == "https://gone.example/p" and e["source"] == {"url": "https://gone.example/p"}
     assert e["error"] == {"code": "HTTP_NOT_FOUND", "message": "404", "stage": "parse"}
-    named = item_entry(row(input_kind="file", input="letter.png"))
-    assert named["title"] == "letter.png" and "source" not in named
+    scan = {"input_kind": "file", "input": "upload://0f3a9c/letter from Oslo.png", "url": "upload://0f3a9c/x"}
+    named = item_entry(row(**scan))
+    assert named["title"] == "letter from Oslo.png" and named["source"] == {"file": "letter from Oslo.png"}
+    read = item_entry(row(**scan, parsed_title="Dear Ingrid", word_count=120))
+    assert read["title"] == "Dear Ingrid" and read["source"] == {"file": "letter from Oslo.png", "word_count": 120}
 
 
 def test_the_excerpt_stands_in_for_a_missing_summary() -> None:

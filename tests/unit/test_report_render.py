@@ -60,6 +60,13 @@ def test_markdown_has_the_cover_and_a_section_per_item() -> None:
     assert "### Recipe" in md and "#### Ingredients\n\n- [ ] 6 carrots" in md and "#### Steps\n\n1. Chop." in md
 
 
+def test_an_uploaded_file_is_named_by_its_file_name() -> None:
+    d = doc(1)
+    d["items"][0].update(title="Dear Ingrid", source={"file": "letter from Oslo.png"}, input="upload://0f3a/letter.png")
+    assert "- File: letter from Oslo.png" in render("markdown", d, resolve_fonts()).decode()
+    assert "File: letter from Oslo.png" in pdf_text(render("pdf", d, resolve_fonts()))
+
+
 def test_markdown_of_an_unfinished_or_empty_task_says_so() -> None:
     md = render("markdown", doc(0, status="running", finished_at=None), resolve_fonts()).decode()
     assert "| Status | running |" in md and "The task had not finished" in md and "_The task has no items._" in md

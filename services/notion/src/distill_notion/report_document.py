@@ -52,14 +52,25 @@ def recipe_of(row: Mapping[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def file_name(row: Mapping[str, Any]) -> str | None:
+    """An uploaded file's name: the last part of its item's input (upload://<object id>/<file name>)."""
+    if row.get("input_kind") != "file":
+        return None
+    return str(row.get("input") or "").rsplit("/", 1)[-1] or None
+
+
 def item_entry(row: Mapping[str, Any]) -> dict[str, Any]:
     """One item of the report: what it is, where it came from, and what Distill made of it."""
     url = row.get("final_url") or row.get("url") or (row["input"] if row.get("input_kind") == "url" else None)
-    named = row.get("input") if row.get("input_kind") != "url" else None  # a file's name, a content id
+    if url and not str(url).startswith(("http://", "https://")):
+        url = None  # an uploaded file's upload://… name is no place to go back to
+    file = file_name(row)
+    named = file or (row.get("input") if row.get("input_kind") != "url" else None)  # a file, a content id
     title = row.get("parsed_title") or row.get("title") or named
     source = _clean(
         {
             "url": url,
+            "file": file,
             "site_name": row.get("site_name"),
             "author": row.get("byline"),
             "published_at": iso(row.get("published_at")),

@@ -36,6 +36,8 @@ def item_section(item: dict[str, Any]) -> list[str]:
     meta = [f"Status: {item['status']}"]
     if src.get("url"):
         meta.append(f"Source: <{src['url']}>")
+    elif src.get("file"):
+        meta.append(f"File: {src['file']}")
     elif item.get("input"):
         meta.append(f"Input: {item['input']}")
     for key, label in (("site_name", "Site"), ("author", "Author")):

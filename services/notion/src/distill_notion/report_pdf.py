@@ -141,6 +141,8 @@ def _item(pdf: _Report, item: dict[str, Any]) -> None:
         pdf.set_font("body", "", 9)
         pdf.set_text_color(30, 70, 160)
         pdf.multi_cell(0, 4.5, clean(url)[:MAX_URL_CHARS], link=url, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    elif src.get("file"):
+        _para(pdf, f"File: {src['file']}", 9, color=GREY)
     elif item.get("input"):
         _para(pdf, f"Input: {item['input']}", 9, color=GREY)
     if item.get("error"):
