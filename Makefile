@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help install browsers protos demo test test-unit test-integration lint format bench chaos test-llm images clean
+.PHONY: help install test-tools protos demo test test-unit test-integration lint format bench chaos test-llm images clean
 
 help:
 	@echo "make install   create .venv with every package and the distill command"
@@ -30,9 +30,9 @@ $(VENV)/.installed: $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.tom
 
 install: $(VENV)/.installed
 
-# Debian's chromium and chromedriver for tests/browser (quick when present; says why when it cannot).
-browsers:
-	bash scripts/ensure_chromium.sh
+# Debian's chromium, chromedriver and promtool for tests/browser and tests/deploy (quick when present; says why when it cannot).
+test-tools:
+	bash scripts/ensure_test_tools.sh
 
 protos: install
 	$(PY) scripts/gen_protos.py
@@ -40,7 +40,7 @@ protos: install
 demo: install
 	$(PY) scripts/demo.py
 
-test: install browsers
+test: install test-tools
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: install

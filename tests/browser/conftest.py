@@ -2,7 +2,7 @@
 `distill up` stack, with the pages it reads served on loopback.
 
 Chromium is found as DISTILL_CHROMIUM / DISTILL_CHROMEDRIVER or on PATH (`chromium`,
-`chromedriver`); scripts/ensure_chromium.sh installs Debian's packages. Without them
+`chromedriver`); scripts/ensure_test_tools.sh installs Debian's packages. Without them
 the tests are skipped, saying so. Screenshots go to test-artifacts/browser/.
 """
 
@@ -55,7 +55,7 @@ def chromium() -> tuple[str, str]:
     found = find_chromium()
     if found is None:
         pytest.skip(
-            "Chromium not found: run scripts/ensure_chromium.sh (Debian's chromium and chromium-driver), "
+            "Chromium not found: run scripts/ensure_test_tools.sh (Debian's chromium and chromium-driver), "
             "or set DISTILL_CHROMIUM and DISTILL_CHROMEDRIVER"
         )
     return found
