@@ -9,7 +9,7 @@ import typer
 from distill.v1 import task_pb2
 from distill_client import AsyncClient
 
-from distill_cli import render
+from distill_cli import render, uploads
 from distill_cli.common import (
     EXIT_OK,
     ApiKey,
@@ -70,7 +70,9 @@ def show_final(task: task_pb2.Task, as_json: bool) -> int:
 def register(app: typer.Typer) -> None:
     @app.command()
     def submit(
-        inputs: list[str] = typer.Argument(None, help="URLs (or content ids with --input), '-' reads stdin."),
+        inputs: list[str] = typer.Argument(
+            None, help="URLs and local files (uploaded), or content ids with --input; '-' reads stdin."
+        ),
         file: Path = typer.Option(None, "--file", "-f", help="Read them from a file, one per line."),
         wait: bool = typer.Option(False, "--wait", "-w", help="Show live progress and wait for the result."),
         priority: str = typer.Option("normal", "--priority", "-p", help="high, normal or low."),
@@ -89,7 +91,9 @@ def register(app: typer.Typer) -> None:
         gateway: str = Gateway,
         api_key: str = ApiKey,
     ) -> None:
-        """Submit URLs; prints the task id (with --wait: live progress, then a summary).
+        """Submit URLs and local files; prints the task id (with --wait: live progress, then a summary).
+
+        Local files (PNG, JPEG, WebP, TIFF, PDF, text, Markdown, HTML) are uploaded; images and scans are read by OCR.
 
         Exit codes with --wait: 0 all succeeded, 3 some failed, 1 all failed, cancelled or an error.
 
@@ -100,6 +104,7 @@ def register(app: typer.Typer) -> None:
             cat links.txt | distill submit - --wait --priority low --label list=reading
             distill submit --file links.txt --stage parse --json
             distill submit --input parsed 6f1c... --stage ai     # re-summarise earlier content
+            distill submit --wait scan.pdf photos/recipe.jpg https://example.com/a
         """
         items = read_inputs(inputs or [], file)
         if not items:
@@ -111,19 +116,20 @@ def register(app: typer.Typer) -> None:
         labels = parse_labels(label)
         ai = {"model": model, **({"extractRecipe": True} if recipe else {})}
         export = {"destination": f"DESTINATION_{destination.upper()}"} if destination else None
+        files = uploads.local_files(items) if input_kind == "url" else []
+        options = {"stages": stage, "priority": priority, "labels": labels, "idempotency_key": idempotency_key}
+        options |= {"ai": ai, "export": export}
 
         async def go(client: AsyncClient) -> int:
-            task = await client.submit(
-                items if input_kind == "url" else (),
-                parsed_content_ids=items if input_kind == "parsed" else (),
-                ai_content_ids=items if input_kind == "ai" else (),
-                stages=stage,
-                priority=priority,
-                labels=labels,
-                idempotency_key=idempotency_key,
-                ai=ai,
-                export=export,
-            )
+            if files:
+                task = await uploads.upload(client, items, quiet=as_json, **options)
+            else:
+                task = await client.submit(
+                    items if input_kind == "url" else (),
+                    parsed_content_ids=items if input_kind == "parsed" else (),
+                    ai_content_ids=items if input_kind == "ai" else (),
+                    **options,
+                )
             if not wait:
                 print_json(task) if as_json else print(task.id)
                 return EXIT_OK

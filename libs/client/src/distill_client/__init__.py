@@ -4,7 +4,7 @@
 
 `AsyncClient` (asyncio) and `Client` (blocking) have the same methods: submit, get_task,
 get_item, list_tasks / iter_tasks, list_items / iter_items, cancel, retry, watch,
-watch_tasks, wait, list_workers, queue_stats, statistics, list_dead_letters /
+watch_tasks, wait, upload (files and URLs), list_workers, queue_stats, statistics, list_dead_letters /
 iter_dead_letters, replay_dead_letters, purge_dead_letters, and task reports:
 export_report, get_report, wait_report, download_report, report_content, save_report. Failures raise the typed
 exceptions of `distill_client.errors` (all subclasses of DistillError). TLS and mTLS:
@@ -31,6 +31,7 @@ from distill_client.errors import (
 )
 from distill_client.reports import TERMINAL_REPORT
 from distill_client.sync import Client
+from distill_client.uploads import FileData, UploadProgress
 
 # The name used before the typed exceptions existed.
 DistillClientError = DistillError
@@ -47,6 +48,7 @@ __all__ = [
     "DistillClientError",
     "DistillError",
     "FailedPrecondition",
+    "FileData",
     "Internal",
     "InvalidArgument",
     "NotFound",
@@ -55,5 +57,6 @@ __all__ = [
     "Tls",
     "Unauthenticated",
     "Unavailable",
+    "UploadProgress",
     "resolve_target",
 ]

@@ -28,6 +28,7 @@ from distill_client import names
 from distill_client.config import Tls, resolve_api_key, resolve_gateway, resolve_tls
 from distill_client.errors import DistillError, from_rpc_error
 from distill_client.reports import ReportsMixin
+from distill_client.uploads import UploadsMixin
 
 TERMINAL_TASK = frozenset(
     {
@@ -60,7 +61,26 @@ def _options(value: Any, cls: type[T]) -> T | None:
     return json_format.ParseDict(dict(value), cls())  # type: ignore[arg-type]
 
 
-class AsyncClient(ReportsMixin):  # reports.py: export_report, get_report, wait_report, save_report, ...
+def task_options(
+    stages: Iterable[str | int],
+    priority: str | int | None,
+    labels: Mapping[str, str] | None,
+    idempotency_key: str,
+    ai: common_pb2.AiOptions | Mapping[str, Any] | None,
+    export: common_pb2.ExportOptions | Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The options CreateTaskRequest and UploadOptions share, as their fields."""
+    return {
+        "stages": [names.stage(s) for s in stages],
+        "priority": names.priority(priority),
+        "labels": dict(labels or {}),
+        "idempotency_key": idempotency_key,
+        "ai": _options(ai, common_pb2.AiOptions),
+        "export": _options(export, common_pb2.ExportOptions),
+    }
+
+
+class AsyncClient(ReportsMixin, UploadsMixin):  # reports.py: export_report, ...; uploads.py: upload
     """A connection to the gateway. Use it as `async with AsyncClient(...) as client:`."""
 
     def __init__(
@@ -146,12 +166,7 @@ class AsyncClient(ReportsMixin):  # reports.py: export_report, get_report, wait_
             urls=list(urls),
             parsed_content_ids=list(parsed_content_ids),
             ai_content_ids=list(ai_content_ids),
-            stages=[names.stage(s) for s in stages],  # type: ignore[misc]
-            priority=names.priority(priority),  # type: ignore[arg-type]
-            labels=dict(labels or {}),
-            idempotency_key=idempotency_key,
-            ai=_options(ai, common_pb2.AiOptions),
-            export=_options(export, common_pb2.ExportOptions),
+            **task_options(stages, priority, labels, idempotency_key, ai, export),
         )
         # Safe to send again only when the key makes it idempotent.
         return await self._call(self.pipeline.CreateTask, req, idempotent=bool(idempotency_key))

@@ -133,7 +133,25 @@ def stream_configs(settings: Settings) -> list[jsapi.StreamConfig]:
             num_replicas=settings.stream_replicas,
             max_age=settings.dead_letter_max_age,
         ),
+        upload_store_config(settings),
     ]
+
+
+def upload_store_config(settings: Settings) -> jsapi.StreamConfig:
+    """The uploaded-files bucket: the stream nats-py's create_object_store would make, with a
+    size cap (DISTILL_UPLOAD_STORE_MAX_BYTES; when full, new uploads are refused)."""
+    return jsapi.StreamConfig(
+        name=subjects.UPLOADS_STREAM,
+        subjects=[subjects.upload_chunks_subject(">"), f"$O.{subjects.UPLOADS_BUCKET}.M.>"],
+        retention=jsapi.RetentionPolicy.LIMITS,
+        storage=jsapi.StorageType.FILE,
+        num_replicas=settings.stream_replicas,
+        max_bytes=settings.upload_store_max_bytes or -1,
+        max_msg_size=1024 * 1024,
+        discard=jsapi.DiscardPolicy.NEW,
+        allow_rollup_hdrs=True,
+        allow_direct=True,
+    )
 
 
 def consumer_config(settings: Settings, stage: str, priority: str) -> jsapi.ConsumerConfig:

@@ -88,6 +88,7 @@ def permissions(user: str) -> dict[str, Any]:
             *(f"{s.JOBS_PREFIX}.{stage}.*" for stage in s.STAGES),  # CreateTask, relay, janitor, retries
             f"{s.EVENTS_PREFIX}.>",
             s.CANCEL_SUBJECT,
+            f"$O.{s.UPLOADS_BUCKET}.>",  # UploadFiles writes the files' chunks and descriptions
             s.REPORT_SUBJECT,  # ExportTaskReport, janitor
         ]
         # the live feed JetStream republishes events to (one subscription per tenant with watchers)
@@ -113,6 +114,8 @@ def permissions(user: str) -> dict[str, Any]:
         *([f"{s.JOBS_PREFIX}.{after[0]}.*"] if after else []),  # the hand-off to the next stage
         f"{s.EVENTS_PREFIX}.>",
         s.dlq_subject(stage),
+        # the parser reads uploaded files, message by message (no consumer, nothing written)
+        *([f"$JS.API.STREAM.MSG.GET.{s.UPLOADS_STREAM}"] if stage == "parse" else []),
         *(_durable(s.JOBS_STREAM, s.REPORT_CONSUMER) if user == REPORT_WORKER else []),
     ]
     subscribe = [_inbox(user), s.CANCEL_SUBJECT]

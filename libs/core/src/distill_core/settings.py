@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     dead_letter_max_age: float = Field(30 * 24 * 3600.0, gt=0)
     stream_replicas: int = Field(1, ge=1, le=5)
     worker_ttl: float = Field(15.0, gt=0, description="Seconds before a silent worker is gone.")
+    upload_store_max_bytes: int = Field(
+        0, ge=0, description="Bytes the uploaded-files bucket may hold in all (0: no limit; full: uploads refused)."
+    )
 
     data_dir: Path = Field(Path("./.data"), description="Local state of the embedded default.")
 
@@ -121,6 +124,19 @@ class GatewaySettings(Settings):
     )
     dev_api_key: SecretStr | None = None
 
+    # Uploads (UploadFiles, docs/files.md): checked while the bytes arrive.
+    upload_max_file_bytes: int = Field(25 * 1024 * 1024, ge=1, description="Largest uploaded file (bytes).")
+    upload_max_task_bytes: int = Field(100 * 1024 * 1024, ge=1, description="Most bytes one upload may bring.")
+    upload_max_files: int = Field(100, ge=1, description="Most files (and URLs) in one upload.")
+    upload_timeout: float = Field(600.0, gt=0, description="Seconds an UploadFiles call may take.")
+    upload_content_types: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            "image/png", "image/jpeg", "image/webp", "image/tiff", "application/pdf",
+            "text/plain", "text/markdown", "text/html",
+        ],
+        description="Content types UploadFiles accepts (comma separated).",
+    )  # fmt: skip
+
     # Reports (docs/reports.md); the worker's own knobs are the export service's DISTILL_REPORT_*.
     report_inline_bytes: int = Field(
         1024 * 1024, ge=0, le=16 * 1024 * 1024, description="GetReport carries a report's content up to this size."
@@ -146,6 +162,13 @@ class GatewaySettings(Settings):
     tls_client_ca_file: Path | None = Field(
         None, description="PEM CA bundle: clients must present a certificate it signed (mTLS)."
     )
+
+    @field_validator("upload_content_types", mode="before")
+    @classmethod
+    def _split_types(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [x.strip().lower() for x in v.split(",") if x.strip()]
+        return v
 
     @model_validator(mode="after")
     def _tls_files(self) -> GatewaySettings:

@@ -5,10 +5,13 @@ EVENTS  distill.events.<tenant>.<task>     Limits, max_age
 DLQ     distill.dlq.<stage>                Limits
 KV      distill_workers                    worker heartbeats with TTL
 core    distill.control.cancel             cancel running work (not persisted)
+OBJ     distill_uploads                    uploaded files (JetStream Object Store)
 JOBS    distill.jobs.report                report jobs (one durable, "report"; not a stage)
 """
 
 from __future__ import annotations
+
+import base64
 
 from distill.v1 import common_pb2
 
@@ -100,3 +103,34 @@ def max_deliveries_advisory(consumer: str) -> str:
 def advisory_consumer(stage: str) -> str:
     """Durable on ADVISORIES through which a stage's runner learns of jobs JetStream gave up on."""
     return f"advisory-{stage}"
+
+
+# --- uploaded files ---------------------------------------------------------------------
+# UploadFiles stores each file in the JetStream Object Store bucket UPLOADS_BUCKET, in the
+# standard layout (`nats object get distill_uploads <id>` reads one): its chunks on
+# $O.<bucket>.C.<object id>, its description on $O.<bucket>.M.<base64url of the id>.
+# The item's input names it: upload://<object id>/<original file name>.
+UPLOADS_BUCKET = "distill_uploads"
+UPLOADS_STREAM = f"OBJ_{UPLOADS_BUCKET}"
+UPLOAD_SCHEME = "upload://"
+
+
+def upload_chunks_subject(object_id: str) -> str:
+    return f"$O.{UPLOADS_BUCKET}.C.{object_id}"
+
+
+def upload_meta_subject(object_id: str) -> str:
+    return f"$O.{UPLOADS_BUCKET}.M.{base64.urlsafe_b64encode(object_id.encode()).decode()}"
+
+
+def upload_input(object_id: str, file_name: str) -> str:
+    """An uploaded file's item input (what GetItem and the command line show)."""
+    return f"{UPLOAD_SCHEME}{object_id}/{file_name}"
+
+
+def upload_parts(item_input: str) -> tuple[str, str] | None:
+    """(object id, file name) of an item input made by upload_input, else None."""
+    if not item_input.startswith(UPLOAD_SCHEME):
+        return None
+    object_id, _, name = item_input[len(UPLOAD_SCHEME) :].partition("/")
+    return (object_id, name) if object_id else None

@@ -49,7 +49,7 @@ async def admit(self: Any, request: Any, context: grpc.aio.ServicerContext, meth
             "(an operator makes one with `distill keys create --tenant NAME --admin`)"
         )
     limit = getattr(getattr(self, "settings", None), "max_request_bytes", None)
-    if limit:
+    if limit and request is not None:  # a client stream's messages are checked one by one
         check_request_size(request, limit)
     return caller
 
@@ -81,6 +81,20 @@ def rpc_stream(fn: Any) -> Any:
             caller = await admit(self, request, context, fn.__name__, False)
             async for ev in fn(self, request, context, caller):
                 yield ev
+        except Exception as e:
+            await errors.abort(context, as_distill_error(e, fn.__name__))
+
+    return _named(wrapper, fn)
+
+
+def rpc_client_stream(fn: Any) -> Any:
+    """A client-streaming method `fn(self, requests, context, caller)`: the caller is admitted
+    (API key) before a single message of the stream is read."""
+
+    async def wrapper(self: Any, requests: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            caller = await admit(self, None, context, fn.__name__, False)
+            return await fn(self, requests, context, caller)
         except Exception as e:
             await errors.abort(context, as_distill_error(e, fn.__name__))
 

@@ -6,6 +6,9 @@ gateway replicas exactly one does the work.
 - Retention: succeeded/cancelled tasks older than `retention_days`, failed and partially
   failed ones older than `retention_failed_days`, are deleted with their items, phases,
   exports and dead letters, and with content no other item still refers to.
+- Uploads: a task's uploaded files are deleted from the Object Store before its rows,
+  so none outlives its task; files no task owns (an upload cut off by a crash, a task
+  deleted another way) are deleted too (upload_store.py).
 - Unfinished tasks: a task whose items are all terminal but which was never finished (a
   worker died between recording the last item and finishing the task) is finished, and
   its terminal event published.
@@ -29,7 +32,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from distill_gateway import report_store
+from distill_gateway import report_store, upload_store
 
 log = get_logger(__name__)
 
@@ -100,6 +103,7 @@ class Janitor:
             if not (await conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": JANITOR_LOCK})).scalar():
                 return done
             done["deleted_tasks"] = await self._retention(conn)
+            done["deleted_uploads"] = await upload_store.collect(conn, self.js, self.s.upload_timeout + 60)
             finished = await self._finish_unfinished(conn)
             done["finished_tasks"] = len(finished)
             requeue = await self._orphans(conn)
@@ -123,6 +127,7 @@ class Janitor:
             ]
             if not ids:
                 return total
+            await upload_store.delete_for_tasks(conn, self.js, ids)  # the files first: none outlives its task
             await conn.execute(_DELETE, {"ids": ids})
             total += len(ids)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -27,13 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from distill_gateway import control, dispatch, limits, paging, repo, validation
 from distill_gateway.auth import Authenticator
-from distill_gateway.calls import rpc, rpc_stream
+from distill_gateway.calls import rpc, rpc_client_stream, rpc_stream
 from distill_gateway.reports import ReportsMixin
+from distill_gateway.uploads import Uploads
 from distill_gateway.watch import Watcher
 
 log = get_logger(__name__)
 
-INPUT_FIRST_STAGE = {"url": "parse", "parsed_content": "ai", "ai_content": "notion"}
+INPUT_FIRST_STAGE = {"url": "parse", "parsed_content": "ai", "ai_content": "notion", "file": "parse"}
 
 
 class PipelineServicer(ReportsMixin, pipeline_pb2_grpc.PipelineServicer):  # reports.py: the report RPCs
@@ -48,6 +49,7 @@ class PipelineServicer(ReportsMixin, pipeline_pb2_grpc.PipelineServicer):  # rep
         self.create_limiter = limits.CreateTaskLimiter(engine, settings.create_task_rate, settings.create_task_burst)
         self.ai_models = ai_models.load_models()
         self.watcher = Watcher(settings, engine, js)
+        self.uploads = Uploads(settings, engine, js, self.plan_options, self._existing, self.submit)
         self._background: set[asyncio.Task[Any]] = set()
 
     # --- CreateTask ----------------------------------------------------------------------
@@ -68,12 +70,16 @@ class PipelineServicer(ReportsMixin, pipeline_pb2_grpc.PipelineServicer):  # rep
         else:
             kind = "parsed_content" if given[0] == "parsed_content_ids" else "ai_content"
             inputs = [str(u) for u in validation.parse_ids(given[0], list(getattr(req, given[0])), max_ids=limit)]
+        return {"input_kind": kind, "inputs": inputs, **self.plan_options(req, INPUT_FIRST_STAGE[kind])}
+
+    def plan_options(self, req: Any, first: str) -> dict[str, Any]:
+        """The options of a CreateTaskRequest or UploadOptions (stages from `first`), checked and normalised."""
         requested = []
         for s in req.stages:
             if s not in STAGE_NAME:
                 raise InvalidInput(f"stages: unknown stage value {s}")
             requested.append(STAGE_NAME[s])
-        stages = validation.resolve_stages(INPUT_FIRST_STAGE[kind], requested)
+        stages = validation.resolve_stages(first, requested)
         if req.priority and req.priority not in PRIORITY_NAME:
             raise InvalidInput(f"priority: unknown value {req.priority}")
         ai_models.check_model_name(req.ai.model, self.ai_models)
@@ -81,8 +87,6 @@ class PipelineServicer(ReportsMixin, pipeline_pb2_grpc.PipelineServicer):  # rep
         if len(key) > 200:
             raise InvalidInput("idempotency_key is longer than 200 characters")
         return {
-            "input_kind": kind,
-            "inputs": inputs,
             "stages": stages,
             "ai_options": convert.ai_options_from_proto(req.ai),
             "export_options": convert.export_options_from_proto(req.export),
@@ -96,13 +100,37 @@ class PipelineServicer(ReportsMixin, pipeline_pb2_grpc.PipelineServicer):  # rep
         self, request: pipeline_pb2.CreateTaskRequest, context: grpc.aio.ServicerContext, caller: Caller
     ) -> task_pb2.Task:
         plan = self.plan(request)
-        tenant = caller.tenant_id
-        await self.create_limiter.take(tenant)
-        if plan["idempotency_key"]:
-            async with self.engine.connect() as conn:
-                found = await repo.find_by_idempotency_key(conn, tenant, plan["idempotency_key"])
-            if found:
-                return await self._task_proto(found)
+        await self.create_limiter.take(caller.tenant_id)
+        task, _ = await self.submit(caller.tenant_id, plan, context)
+        return task
+
+    @rpc_client_stream
+    async def UploadFiles(
+        self,
+        requests: AsyncIterator[pipeline_pb2.UploadFilesRequest],
+        context: grpc.aio.ServicerContext,
+        caller: Caller,
+    ) -> task_pb2.Task:
+        await self.create_limiter.take(caller.tenant_id)
+        return await self.uploads.receive(requests, caller.tenant_id, context)
+
+    async def _existing(self, tenant: str, key: str) -> task_pb2.Task | None:
+        async with self.engine.connect() as conn:
+            found = await repo.find_by_idempotency_key(conn, tenant, key)
+        return await self._task_proto(found) if found else None
+
+    async def submit(
+        self,
+        tenant: str,
+        plan: dict[str, Any],
+        context: grpc.aio.ServicerContext,
+        attach: Callable[[Any, uuid.UUID], Awaitable[None]] | None = None,
+    ) -> tuple[task_pb2.Task, bool]:
+        """Store a planned task and its items in one transaction (`attach(conn, task_id)` runs in
+        it too), then dispatch the jobs. Returns (task, created): with an idempotency key already
+        used, the existing task and False."""
+        if plan["idempotency_key"] and (found := await self._existing(tenant, plan["idempotency_key"])):
+            return found, False
         task_id = uuid.uuid4()
         trace = tracing.task_carrier(context.invocation_metadata())  # the task's trace: every job carries it
         task = {
@@ -123,6 +151,8 @@ class PipelineServicer(ReportsMixin, pipeline_pb2_grpc.PipelineServicer):  # rep
             async with self.engine.begin() as conn:
                 items = await self._items(conn, tenant, task_id, plan)
                 await repo.insert_task(conn, task, items)
+                if attach is not None:
+                    await attach(conn, task_id)
                 row = await repo.get_task(conn, tenant, task_id)
         except IntegrityError:
             # Same idempotency key in a concurrent request: that one won.
@@ -130,7 +160,7 @@ class PipelineServicer(ReportsMixin, pipeline_pb2_grpc.PipelineServicer):  # rep
                 found = await repo.find_by_idempotency_key(conn, tenant, plan["idempotency_key"] or "")
             if not found:
                 raise
-            return await self._task_proto(found)
+            return await self._task_proto(found), False
         assert row is not None
         counts = Counts(total=len(items), pending=len(items))
         proto = convert.task_to_proto(row, counts)
@@ -145,10 +175,11 @@ class PipelineServicer(ReportsMixin, pipeline_pb2_grpc.PipelineServicer):  # rep
             kind=plan["input_kind"],
             trace_id=tracing.trace_id(trace),
         )
-        return proto
+        return proto, True
 
     async def _items(self, conn: Any, tenant: str, task_id: uuid.UUID, plan: dict[str, Any]) -> list[dict[str, Any]]:
         kind = plan["input_kind"]
+        kinds = plan.get("input_kinds")  # per item, when they differ (an upload of files and URLs)
         first = plan["stages"][0]
         parsed: dict[str, uuid.UUID | None] = {}
         ai: dict[str, uuid.UUID | None] = {}
@@ -169,7 +200,7 @@ class PipelineServicer(ReportsMixin, pipeline_pb2_grpc.PipelineServicer):  # rep
                 "task_id": task_id,
                 "tenant_id": tenant,
                 "position": n,
-                "input_kind": kind,
+                "input_kind": kinds[n] if kinds else kind,
                 "input": value,
                 "status": "pending",
                 "current_stage": first,

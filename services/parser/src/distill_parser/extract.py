@@ -15,6 +15,7 @@ from datetime import UTC
 
 from distill_core.errors import PermanentError, UnsupportedContent
 
+from distill_parser import ocr, ocr_extract
 from distill_parser.charset import decode
 from distill_parser.extracted import Extracted
 from distill_parser.html_extract import extract_html
@@ -29,6 +30,8 @@ PDF_TYPES = {"application/pdf", "application/x-pdf"}
 MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
     (b"\xff\xd8\xff", "image/jpeg"),
+    (b"II*\x00", "image/tiff"),
+    (b"MM\x00*", "image/tiff"),
     (b"GIF87a", "image/gif"),
     (b"GIF89a", "image/gif"),
     (b"RIFF", "application/x-riff"),  # WebP, WAV, AVI: refined below
@@ -88,7 +91,8 @@ def extract(body: bytes, content_type: str, url: str, charset: str | None = None
     if handler is None:
         said = f" (served as {content_type})" if content_type and content_type != kind else ""
         raise UnsupportedContent(
-            f"the page is {kind}{said}, which the parser does not read (it reads HTML, PDF, plain text and Markdown)",
+            f"the page is {kind}{said}, which the parser does not read "
+            "(it reads HTML, PDF, plain text, Markdown, PNG, JPEG, WebP and TIFF)",
             content_type=kind,
         )
     return handler(body, url, charset)
@@ -128,6 +132,7 @@ def extract_pdf(body: bytes, url: str = "", charset: str | None = None) -> Extra
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError, RecursionError, AssertionError) as e:
         raise PermanentError(f"the PDF could not be read: {e}"[:500], code="UNREADABLE_FILE") from None
+    pages = ocr_extract.fill_pdf_pages(body, reader, pages)  # pages without a text layer: OCR
     text = "\n\n".join(p.strip() for p in pages if p.strip())
     title = (getattr(meta, "title", None) or "").strip() or None
     if not title and text:
@@ -152,4 +157,5 @@ HANDLERS: dict[str, Callable[[bytes, str, str | None], Extracted]] = {
     "text/markdown": _markdown,
     "text/x-markdown": _markdown,
     **{t: extract_pdf for t in PDF_TYPES},
+    **{t: ocr_extract.extract_image for t in ocr.IMAGE_TYPES},
 }

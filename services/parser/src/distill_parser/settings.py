@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from distill_core.settings import Settings
 from pydantic import Field, field_validator
@@ -37,6 +37,26 @@ class ParserSettings(Settings):
     )
     parser_extract_threads: int = Field(2, ge=1, le=32, description="Threads for CPU-bound extraction.")
 
+    # OCR of images and of PDF pages without a text layer, and uploaded files (docs/files.md).
+    parser_ocr_engine: Literal["rapidocr", "tesseract", "off"] = Field(
+        "rapidocr", description="rapidocr (models in the wheel), tesseract (when installed) or off."
+    )
+    parser_ocr_languages: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["en"], description="Languages to read (ISO 639-1 or Tesseract codes, comma separated)."
+    )
+    parser_ocr_max_pixels: int = Field(
+        40_000_000, ge=10_000, description="Largest image or PDF page OCR decodes (pixels, from the header)."
+    )
+    parser_ocr_max_pages: int = Field(50, ge=1, description="Pages read by OCR per file (TIFF frames, PDF pages).")
+    parser_ocr_time_limit: float = Field(
+        45.0, gt=0, description="Seconds of OCR per file; keep below DISTILL_PARSER_TIMEOUT."
+    )
+    parser_ocr_dpi: int = Field(200, ge=50, le=600, description="Resolution of PDF pages drawn without images.")
+    parser_ocr_threads: int = Field(0, ge=0, le=64, description="Threads per OCR run (0: the engine's default).")
+    parser_max_file_bytes: int = Field(
+        100 * 1024 * 1024, ge=1024, description="Largest uploaded file the parser reads (bytes)."
+    )
+
     @field_validator("parser_allowed_networks", mode="before")
     @classmethod
     def _split(cls, v: Any) -> Any:
@@ -44,6 +64,13 @@ class ParserSettings(Settings):
             v = [x for x in v.replace(";", ",").split(",") if x.strip()]
         parse_networks(v)  # a bad entry is named here, at start-up
         return [str(x).strip() for x in v]
+
+    @field_validator("parser_ocr_languages", mode="before")
+    @classmethod
+    def _split_languages(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [x.strip() for x in v.replace("+", ",").split(",") if x.strip()]
+        return v
 
     @field_validator("parser_user_agent")
     @classmethod

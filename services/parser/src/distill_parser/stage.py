@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
-from distill_core import tracing
+from distill_core import subjects, tracing
 from distill_core.db.models import ParsedContent
 from distill_core.errors import RetryableError
 from distill_core.netguard import Resolver
@@ -15,8 +16,10 @@ from distill_core.runner import BaseStage, JobContext, StageResult, StageRunner
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from distill_parser import files, ocr_extract
 from distill_parser.extract import Extracted, extract
 from distill_parser.fetch import Fetched, Fetcher
+from distill_parser.ocr_extract import Ocr
 from distill_parser.row import row_of
 from distill_parser.settings import ParserSettings
 
@@ -28,10 +31,14 @@ class ParseStage(BaseStage):
         self.settings = settings
         self.resolver = resolver  # DNS for the SSRF guard; None: the system resolver
         self.fetcher: Fetcher | None = None
+        self.ocr: Ocr | None = None
+        self.js: Any = None  # JetStream, for uploaded files (the Object Store)
         self.pool = ThreadPoolExecutor(settings.parser_extract_threads, thread_name_prefix="extract")
 
     async def start(self, runner: StageRunner) -> None:
         self.fetcher = Fetcher(self.settings, self.resolver)
+        self.ocr = Ocr(self.settings)  # a bad OCR setting stops the parser here, saying which
+        self.js = runner.js
 
     async def stop(self) -> None:
         if self.fetcher:
@@ -47,16 +54,26 @@ class ParseStage(BaseStage):
         await ctx.progress(50, f"fetched {len(fetched.body) // 1024} kB")
         loop = asyncio.get_running_loop()
         with tracing.span("extract", {"distill.content_type": fetched.content_type}) as sp:
+            job = self.ocr.job(_page_progress(ctx, loop)) if self.ocr else None
             ex: Extracted = await loop.run_in_executor(
-                self.pool, extract, fetched.body, fetched.content_type, fetched.final_url, fetched.charset
-            )
+                self.pool, ocr_extract.with_job, job, extract, fetched.body, fetched.content_type, fetched.final_url,
+                fetched.charset,
+            )  # fmt: skip
             tracing.set_attributes(sp, {"distill.word_count": ex.word_count, "distill.no_content": ex.no_content})
+        if job is not None and job.pages_wanted:
+            ex.structured["ocr"] = job.summary()
+        if ex.title is None and (upload := subjects.upload_parts(url)):
+            ex.title = upload[1]  # an uploaded file is known by its name
         row = row_of(ctx.result_id(), ctx.tenant_id, ctx.item["id"], url, fetched.final_url, ex)
         note = "no content" if ex.no_content else f"{ex.word_count} words"
+        if job is not None and job.note():
+            note += f" ({job.note()})"
         return StageResult(row=row, title=ex.title, parsed_content_id=row["id"], message=note)
 
     async def _fetch(self, ctx: JobContext, url: str) -> Fetched:
         assert self.fetcher is not None
+        if ctx.item.get("input_kind") == "file":  # uploaded: read from the Object Store, not fetched
+            return files.as_fetched(url, await files.read_upload(self.js, url, self.settings.parser_max_file_bytes))
         try:
             return await self.fetcher.fetch(url)
         except RetryableError as e:
@@ -74,6 +91,16 @@ class ParseStage(BaseStage):
         stmt = insert(ParsedContent).values(rows)
         cols = {c: stmt.excluded[c] for c in rows[0] if c != "id"}
         await conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=cols))
+
+
+def _page_progress(ctx: JobContext, loop: asyncio.AbstractEventLoop) -> Callable[[int, int], None]:
+    """OCR's per-page report (from the extraction thread) as the phase's progress, 50-95 %."""
+
+    def report(done: int, total: int) -> None:
+        note = f"OCR page {done} of {total}"
+        asyncio.run_coroutine_threadsafe(ctx.progress(50 + 45 * done // max(total, 1), note), loop)
+
+    return report
 
 
 def _fetch_attributes(f: Fetched) -> dict[str, Any]:

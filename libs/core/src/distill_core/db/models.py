@@ -344,3 +344,31 @@ class Report(Base):
     updated_at: Mapped[datetime] = _now()
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+
+
+class Upload(Base):
+    """A file received by UploadFiles, stored in the JetStream Object Store (subjects.UPLOADS_BUCKET).
+
+    Every stored object has a row: the row is written before the first byte is stored and
+    deleted only after the object is. `task_id` is set in the transaction that creates the
+    task, and becomes NULL when the task goes by any path; rows without a task (and uploads
+    that never finished) are what the janitor deletes, object first.
+    """
+
+    __tablename__ = "uploads"
+    __table_args__ = (
+        Index("ix_uploads_task", "task_id"),
+        Index("ix_uploads_unowned", "created_at", postgresql_where=text("task_id IS NULL")),
+    )
+
+    # The object's name in the bucket (and the id in the item's input, upload://<id>/<name>).
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    task_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
+    file_name: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(200))
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _now()
+    # When the task took it (NULL while the upload is still streaming).
+    attached_at: Mapped[datetime | None]

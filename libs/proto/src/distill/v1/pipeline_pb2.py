@@ -27,7 +27,7 @@ from distill.v1 import report_pb2 as distill_dot_v1_dot_report__pb2
 from distill.v1 import task_pb2 as distill_dot_v1_dot_task__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x64istill/v1/pipeline.proto\x12\ndistill.v1\x1a\x17\x64istill/v1/common.proto\x1a\x17\x64istill/v1/report.proto\x1a\x15\x64istill/v1/task.proto\"\xf1\x02\n\x11\x43reateTaskRequest\x12\x0c\n\x04urls\x18\x01 \x03(\t\x12\x1a\n\x12parsed_content_ids\x18\x02 \x03(\t\x12\x16\n\x0e\x61i_content_ids\x18\x03 \x03(\t\x12!\n\x06stages\x18\x04 \x03(\x0e\x32\x11.distill.v1.Stage\x12!\n\x02\x61i\x18\x05 \x01(\x0b\x32\x15.distill.v1.AiOptions\x12)\n\x06\x65xport\x18\x06 \x01(\x0b\x32\x19.distill.v1.ExportOptions\x12&\n\x08priority\x18\x07 \x01(\x0e\x32\x14.distill.v1.Priority\x12\x17\n\x0fidempotency_key\x18\x08 \x01(\t\x12\x39\n\x06labels\x18\t \x03(\x0b\x32).distill.v1.CreateTaskRequest.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"3\n\x0eGetTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x15\n\rinclude_items\x18\x02 \x01(\x08\"\xcc\x01\n\x10ListTasksRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12(\n\x08statuses\x18\x03 \x03(\x0e\x32\x16.distill.v1.TaskStatus\x12\x38\n\x06labels\x18\x04 \x03(\x0b\x32(.distill.v1.ListTasksRequest.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"a\n\x11ListTasksResponse\x12\x1f\n\x05tasks\x18\x01 \x03(\x0b\x32\x10.distill.v1.Task\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"t\n\x10ListItemsRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12(\n\x08statuses\x18\x04 \x03(\x0e\x32\x16.distill.v1.ItemStatus\"a\n\x11ListItemsResponse\x12\x1f\n\x05items\x18\x01 \x03(\x0b\x32\x10.distill.v1.Item\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"@\n\x0eGetItemRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\"\n\x04view\x18\x02 \x01(\x0e\x32\x14.distill.v1.ItemView\"\x1f\n\x11\x43\x61ncelTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\"f\n\x10RetryTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08item_ids\x18\x02 \x03(\t\x12 \n\x05stage\x18\x03 \x01(\x0e\x32\x11.distill.v1.Stage\x12\x12\n\nerror_code\x18\x04 \x01(\t\"J\n\x11RetryTaskResponse\x12\x1e\n\x04task\x18\x01 \x01(\x0b\x32\x10.distill.v1.Task\x12\x15\n\rretried_count\x18\x02 \x01(\x05\":\n\x10WatchTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x15\n\rfrom_sequence\x18\x02 \x01(\x04\"\x94\x01\n\x11WatchTasksRequest\x12\x15\n\rfrom_sequence\x18\x01 \x01(\x04\x12\x39\n\x06labels\x18\x02 \x03(\x0b\x32).distill.v1.WatchTasksRequest.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x32\xbe\x06\n\x08Pipeline\x12=\n\nCreateTask\x12\x1d.distill.v1.CreateTaskRequest\x1a\x10.distill.v1.Task\x12\x37\n\x07GetTask\x12\x1a.distill.v1.GetTaskRequest\x1a\x10.distill.v1.Task\x12H\n\tListTasks\x12\x1c.distill.v1.ListTasksRequest\x1a\x1d.distill.v1.ListTasksResponse\x12H\n\tListItems\x12\x1c.distill.v1.ListItemsRequest\x1a\x1d.distill.v1.ListItemsResponse\x12\x37\n\x07GetItem\x12\x1a.distill.v1.GetItemRequest\x1a\x10.distill.v1.Item\x12=\n\nCancelTask\x12\x1d.distill.v1.CancelTaskRequest\x1a\x10.distill.v1.Task\x12H\n\tRetryTask\x12\x1c.distill.v1.RetryTaskRequest\x1a\x1d.distill.v1.RetryTaskResponse\x12\x42\n\tWatchTask\x12\x1c.distill.v1.WatchTaskRequest\x1a\x15.distill.v1.TaskEvent0\x01\x12\x44\n\nWatchTasks\x12\x1d.distill.v1.WatchTasksRequest\x1a\x15.distill.v1.TaskEvent0\x01\x12K\n\x10\x45xportTaskReport\x12#.distill.v1.ExportTaskReportRequest\x1a\x12.distill.v1.Report\x12=\n\tGetReport\x12\x1c.distill.v1.GetReportRequest\x1a\x12.distill.v1.Report\x12N\n\x0e\x44ownloadReport\x12!.distill.v1.DownloadReportRequest\x1a\x17.distill.v1.ReportChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x64istill/v1/pipeline.proto\x12\ndistill.v1\x1a\x17\x64istill/v1/common.proto\x1a\x17\x64istill/v1/report.proto\x1a\x15\x64istill/v1/task.proto\"\xf1\x02\n\x11\x43reateTaskRequest\x12\x0c\n\x04urls\x18\x01 \x03(\t\x12\x1a\n\x12parsed_content_ids\x18\x02 \x03(\t\x12\x16\n\x0e\x61i_content_ids\x18\x03 \x03(\t\x12!\n\x06stages\x18\x04 \x03(\x0e\x32\x11.distill.v1.Stage\x12!\n\x02\x61i\x18\x05 \x01(\x0b\x32\x15.distill.v1.AiOptions\x12)\n\x06\x65xport\x18\x06 \x01(\x0b\x32\x19.distill.v1.ExportOptions\x12&\n\x08priority\x18\x07 \x01(\x0e\x32\x14.distill.v1.Priority\x12\x17\n\x0fidempotency_key\x18\x08 \x01(\t\x12\x39\n\x06labels\x18\t \x03(\x0b\x32).distill.v1.CreateTaskRequest.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x98\x01\n\x12UploadFilesRequest\x12,\n\x07options\x18\x01 \x01(\x0b\x32\x19.distill.v1.UploadOptionsH\x00\x12,\n\x04\x66ile\x18\x02 \x01(\x0b\x32\x1c.distill.v1.UploadFileHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x03 \x01(\x0cH\x00\x12\r\n\x03url\x18\x04 \x01(\tH\x00\x42\x06\n\x04part\"\xa7\x02\n\rUploadOptions\x12!\n\x06stages\x18\x01 \x03(\x0e\x32\x11.distill.v1.Stage\x12!\n\x02\x61i\x18\x02 \x01(\x0b\x32\x15.distill.v1.AiOptions\x12)\n\x06\x65xport\x18\x03 \x01(\x0b\x32\x19.distill.v1.ExportOptions\x12&\n\x08priority\x18\x04 \x01(\x0e\x32\x14.distill.v1.Priority\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12\x35\n\x06labels\x18\x06 \x03(\x0b\x32%.distill.v1.UploadOptions.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"J\n\x10UploadFileHeader\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\"3\n\x0eGetTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x15\n\rinclude_items\x18\x02 \x01(\x08\"\xcc\x01\n\x10ListTasksRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12(\n\x08statuses\x18\x03 \x03(\x0e\x32\x16.distill.v1.TaskStatus\x12\x38\n\x06labels\x18\x04 \x03(\x0b\x32(.distill.v1.ListTasksRequest.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"a\n\x11ListTasksResponse\x12\x1f\n\x05tasks\x18\x01 \x03(\x0b\x32\x10.distill.v1.Task\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"t\n\x10ListItemsRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12(\n\x08statuses\x18\x04 \x03(\x0e\x32\x16.distill.v1.ItemStatus\"a\n\x11ListItemsResponse\x12\x1f\n\x05items\x18\x01 \x03(\x0b\x32\x10.distill.v1.Item\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"@\n\x0eGetItemRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\"\n\x04view\x18\x02 \x01(\x0e\x32\x14.distill.v1.ItemView\"\x1f\n\x11\x43\x61ncelTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\"f\n\x10RetryTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08item_ids\x18\x02 \x03(\t\x12 \n\x05stage\x18\x03 \x01(\x0e\x32\x11.distill.v1.Stage\x12\x12\n\nerror_code\x18\x04 \x01(\t\"J\n\x11RetryTaskResponse\x12\x1e\n\x04task\x18\x01 \x01(\x0b\x32\x10.distill.v1.Task\x12\x15\n\rretried_count\x18\x02 \x01(\x05\":\n\x10WatchTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x15\n\rfrom_sequence\x18\x02 \x01(\x04\"\x94\x01\n\x11WatchTasksRequest\x12\x15\n\rfrom_sequence\x18\x01 \x01(\x04\x12\x39\n\x06labels\x18\x02 \x03(\x0b\x32).distill.v1.WatchTasksRequest.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x32\x81\x07\n\x08Pipeline\x12=\n\nCreateTask\x12\x1d.distill.v1.CreateTaskRequest\x1a\x10.distill.v1.Task\x12\x41\n\x0bUploadFiles\x12\x1e.distill.v1.UploadFilesRequest\x1a\x10.distill.v1.Task(\x01\x12\x37\n\x07GetTask\x12\x1a.distill.v1.GetTaskRequest\x1a\x10.distill.v1.Task\x12H\n\tListTasks\x12\x1c.distill.v1.ListTasksRequest\x1a\x1d.distill.v1.ListTasksResponse\x12H\n\tListItems\x12\x1c.distill.v1.ListItemsRequest\x1a\x1d.distill.v1.ListItemsResponse\x12\x37\n\x07GetItem\x12\x1a.distill.v1.GetItemRequest\x1a\x10.distill.v1.Item\x12=\n\nCancelTask\x12\x1d.distill.v1.CancelTaskRequest\x1a\x10.distill.v1.Task\x12H\n\tRetryTask\x12\x1c.distill.v1.RetryTaskRequest\x1a\x1d.distill.v1.RetryTaskResponse\x12\x42\n\tWatchTask\x12\x1c.distill.v1.WatchTaskRequest\x1a\x15.distill.v1.TaskEvent0\x01\x12\x44\n\nWatchTasks\x12\x1d.distill.v1.WatchTasksRequest\x1a\x15.distill.v1.TaskEvent0\x01\x12K\n\x10\x45xportTaskReport\x12#.distill.v1.ExportTaskReportRequest\x1a\x12.distill.v1.Report\x12=\n\tGetReport\x12\x1c.distill.v1.GetReportRequest\x1a\x12.distill.v1.Report\x12N\n\x0e\x44ownloadReport\x12!.distill.v1.DownloadReportRequest\x1a\x17.distill.v1.ReportChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,6 +36,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CREATETASKREQUEST_LABELSENTRY']._loaded_options = None
   _globals['_CREATETASKREQUEST_LABELSENTRY']._serialized_options = b'8\001'
+  _globals['_UPLOADOPTIONS_LABELSENTRY']._loaded_options = None
+  _globals['_UPLOADOPTIONS_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_LISTTASKSREQUEST_LABELSENTRY']._loaded_options = None
   _globals['_LISTTASKSREQUEST_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_WATCHTASKSREQUEST_LABELSENTRY']._loaded_options = None
@@ -44,32 +46,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATETASKREQUEST']._serialized_end=484
   _globals['_CREATETASKREQUEST_LABELSENTRY']._serialized_start=439
   _globals['_CREATETASKREQUEST_LABELSENTRY']._serialized_end=484
-  _globals['_GETTASKREQUEST']._serialized_start=486
-  _globals['_GETTASKREQUEST']._serialized_end=537
-  _globals['_LISTTASKSREQUEST']._serialized_start=540
-  _globals['_LISTTASKSREQUEST']._serialized_end=744
+  _globals['_UPLOADFILESREQUEST']._serialized_start=487
+  _globals['_UPLOADFILESREQUEST']._serialized_end=639
+  _globals['_UPLOADOPTIONS']._serialized_start=642
+  _globals['_UPLOADOPTIONS']._serialized_end=937
+  _globals['_UPLOADOPTIONS_LABELSENTRY']._serialized_start=439
+  _globals['_UPLOADOPTIONS_LABELSENTRY']._serialized_end=484
+  _globals['_UPLOADFILEHEADER']._serialized_start=939
+  _globals['_UPLOADFILEHEADER']._serialized_end=1013
+  _globals['_GETTASKREQUEST']._serialized_start=1015
+  _globals['_GETTASKREQUEST']._serialized_end=1066
+  _globals['_LISTTASKSREQUEST']._serialized_start=1069
+  _globals['_LISTTASKSREQUEST']._serialized_end=1273
   _globals['_LISTTASKSREQUEST_LABELSENTRY']._serialized_start=439
   _globals['_LISTTASKSREQUEST_LABELSENTRY']._serialized_end=484
-  _globals['_LISTTASKSRESPONSE']._serialized_start=746
-  _globals['_LISTTASKSRESPONSE']._serialized_end=843
-  _globals['_LISTITEMSREQUEST']._serialized_start=845
-  _globals['_LISTITEMSREQUEST']._serialized_end=961
-  _globals['_LISTITEMSRESPONSE']._serialized_start=963
-  _globals['_LISTITEMSRESPONSE']._serialized_end=1060
-  _globals['_GETITEMREQUEST']._serialized_start=1062
-  _globals['_GETITEMREQUEST']._serialized_end=1126
-  _globals['_CANCELTASKREQUEST']._serialized_start=1128
-  _globals['_CANCELTASKREQUEST']._serialized_end=1159
-  _globals['_RETRYTASKREQUEST']._serialized_start=1161
-  _globals['_RETRYTASKREQUEST']._serialized_end=1263
-  _globals['_RETRYTASKRESPONSE']._serialized_start=1265
-  _globals['_RETRYTASKRESPONSE']._serialized_end=1339
-  _globals['_WATCHTASKREQUEST']._serialized_start=1341
-  _globals['_WATCHTASKREQUEST']._serialized_end=1399
-  _globals['_WATCHTASKSREQUEST']._serialized_start=1402
-  _globals['_WATCHTASKSREQUEST']._serialized_end=1550
+  _globals['_LISTTASKSRESPONSE']._serialized_start=1275
+  _globals['_LISTTASKSRESPONSE']._serialized_end=1372
+  _globals['_LISTITEMSREQUEST']._serialized_start=1374
+  _globals['_LISTITEMSREQUEST']._serialized_end=1490
+  _globals['_LISTITEMSRESPONSE']._serialized_start=1492
+  _globals['_LISTITEMSRESPONSE']._serialized_end=1589
+  _globals['_GETITEMREQUEST']._serialized_start=1591
+  _globals['_GETITEMREQUEST']._serialized_end=1655
+  _globals['_CANCELTASKREQUEST']._serialized_start=1657
+  _globals['_CANCELTASKREQUEST']._serialized_end=1688
+  _globals['_RETRYTASKREQUEST']._serialized_start=1690
+  _globals['_RETRYTASKREQUEST']._serialized_end=1792
+  _globals['_RETRYTASKRESPONSE']._serialized_start=1794
+  _globals['_RETRYTASKRESPONSE']._serialized_end=1868
+  _globals['_WATCHTASKREQUEST']._serialized_start=1870
+  _globals['_WATCHTASKREQUEST']._serialized_end=1928
+  _globals['_WATCHTASKSREQUEST']._serialized_start=1931
+  _globals['_WATCHTASKSREQUEST']._serialized_end=2079
   _globals['_WATCHTASKSREQUEST_LABELSENTRY']._serialized_start=439
   _globals['_WATCHTASKSREQUEST_LABELSENTRY']._serialized_end=484
-  _globals['_PIPELINE']._serialized_start=1553
-  _globals['_PIPELINE']._serialized_end=2383
+  _globals['_PIPELINE']._serialized_start=2082
+  _globals['_PIPELINE']._serialized_end=2979
 # @@protoc_insertion_point(module_scope)

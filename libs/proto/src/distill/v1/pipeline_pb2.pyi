@@ -38,6 +38,51 @@ class CreateTaskRequest(_message.Message):
     labels: _containers.ScalarMap[str, str]
     def __init__(self, urls: _Optional[_Iterable[str]] = ..., parsed_content_ids: _Optional[_Iterable[str]] = ..., ai_content_ids: _Optional[_Iterable[str]] = ..., stages: _Optional[_Iterable[_Union[_common_pb2.Stage, str]]] = ..., ai: _Optional[_Union[_common_pb2.AiOptions, _Mapping]] = ..., export: _Optional[_Union[_common_pb2.ExportOptions, _Mapping]] = ..., priority: _Optional[_Union[_common_pb2.Priority, str]] = ..., idempotency_key: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
+class UploadFilesRequest(_message.Message):
+    __slots__ = ("options", "file", "chunk", "url")
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    options: UploadOptions
+    file: UploadFileHeader
+    chunk: bytes
+    url: str
+    def __init__(self, options: _Optional[_Union[UploadOptions, _Mapping]] = ..., file: _Optional[_Union[UploadFileHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ..., url: _Optional[str] = ...) -> None: ...
+
+class UploadOptions(_message.Message):
+    __slots__ = ("stages", "ai", "export", "priority", "idempotency_key", "labels")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    STAGES_FIELD_NUMBER: _ClassVar[int]
+    AI_FIELD_NUMBER: _ClassVar[int]
+    EXPORT_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    stages: _containers.RepeatedScalarFieldContainer[_common_pb2.Stage]
+    ai: _common_pb2.AiOptions
+    export: _common_pb2.ExportOptions
+    priority: _common_pb2.Priority
+    idempotency_key: str
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, stages: _Optional[_Iterable[_Union[_common_pb2.Stage, str]]] = ..., ai: _Optional[_Union[_common_pb2.AiOptions, _Mapping]] = ..., export: _Optional[_Union[_common_pb2.ExportOptions, _Mapping]] = ..., priority: _Optional[_Union[_common_pb2.Priority, str]] = ..., idempotency_key: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class UploadFileHeader(_message.Message):
+    __slots__ = ("name", "content_type", "size_bytes")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    content_type: str
+    size_bytes: int
+    def __init__(self, name: _Optional[str] = ..., content_type: _Optional[str] = ..., size_bytes: _Optional[int] = ...) -> None: ...
+
 class GetTaskRequest(_message.Message):
     __slots__ = ("id", "include_items")
     ID_FIELD_NUMBER: _ClassVar[int]

@@ -42,6 +42,11 @@ class PipelineStub:
                 request_serializer=distill_dot_v1_dot_pipeline__pb2.CreateTaskRequest.SerializeToString,
                 response_deserializer=distill_dot_v1_dot_task__pb2.Task.FromString,
                 _registered_method=True)
+        self.UploadFiles = channel.stream_unary(
+                '/distill.v1.Pipeline/UploadFiles',
+                request_serializer=distill_dot_v1_dot_pipeline__pb2.UploadFilesRequest.SerializeToString,
+                response_deserializer=distill_dot_v1_dot_task__pb2.Task.FromString,
+                _registered_method=True)
         self.GetTask = channel.unary_unary(
                 '/distill.v1.Pipeline/GetTask',
                 request_serializer=distill_dot_v1_dot_pipeline__pb2.GetTaskRequest.SerializeToString,
@@ -105,6 +110,16 @@ class PipelineServicer:
 
     def CreateTask(self, request, context):
         """Accept a batch of inputs and answer at once; the work runs in the background.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UploadFiles(self, request_iterator, context):
+        """Upload files (images, PDFs, text) as a new task whose items are the files: a client
+        stream of `options`, then for each file a `file` header followed by its bytes in
+        `chunk`s. Size limits are checked while the bytes arrive; a refused upload stores
+        nothing. Answers once every file is stored; the work runs in the background.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -193,6 +208,11 @@ def add_PipelineServicer_to_server(servicer, server):
                     request_deserializer=distill_dot_v1_dot_pipeline__pb2.CreateTaskRequest.FromString,
                     response_serializer=distill_dot_v1_dot_task__pb2.Task.SerializeToString,
             ),
+            'UploadFiles': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadFiles,
+                    request_deserializer=distill_dot_v1_dot_pipeline__pb2.UploadFilesRequest.FromString,
+                    response_serializer=distill_dot_v1_dot_task__pb2.Task.SerializeToString,
+            ),
             'GetTask': grpc.unary_unary_rpc_method_handler(
                     servicer.GetTask,
                     request_deserializer=distill_dot_v1_dot_pipeline__pb2.GetTaskRequest.FromString,
@@ -276,6 +296,33 @@ class Pipeline:
             target,
             '/distill.v1.Pipeline/CreateTask',
             distill_dot_v1_dot_pipeline__pb2.CreateTaskRequest.SerializeToString,
+            distill_dot_v1_dot_task__pb2.Task.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadFiles(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/distill.v1.Pipeline/UploadFiles',
+            distill_dot_v1_dot_pipeline__pb2.UploadFilesRequest.SerializeToString,
             distill_dot_v1_dot_task__pb2.Task.FromString,
             options,
             channel_credentials,
