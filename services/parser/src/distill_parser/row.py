@@ -10,6 +10,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from distill_core.db.models import ParsedContent
+from sqlalchemy.dialects.postgresql import insert
+
 from distill_parser.extracted import Extracted
 
 # Widths: the columns' own (language, content_type) or what a reader can use.
@@ -86,3 +89,11 @@ def row_of(
     for k, v in optional.items():
         row[k] = (clean_str(v, LIMITS[k]).strip() or None) if isinstance(v, str) else None
     return row
+
+
+_COLUMNS = list(row_of(uuid.UUID(int=0), "", "", "", "", Extracted()))  # exactly what a row holds
+_insert = insert(ParsedContent)
+#: One statement for any number of rows (executemany): compiled once, cached by SQLAlchemy.
+UPSERT = _insert.on_conflict_do_update(
+    index_elements=["id"], set_={c: _insert.excluded[c] for c in _COLUMNS if c != "id"}
+)

@@ -9,18 +9,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from distill_core import subjects, tracing
-from distill_core.db.models import ParsedContent
 from distill_core.errors import RetryableError
 from distill_core.netguard import Resolver
 from distill_core.runner import BaseStage, JobContext, StageResult, StageRunner
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from distill_parser import files, ocr_extract
 from distill_parser.extract import Extracted, extract
 from distill_parser.fetch import Fetched, Fetcher
 from distill_parser.ocr_extract import Ocr
-from distill_parser.row import row_of
+from distill_parser.row import UPSERT, row_of
 from distill_parser.settings import ParserSettings
 
 
@@ -51,7 +49,8 @@ class ParseStage(BaseStage):
         with tracing.span("fetch", {"server.address": urlsplit(url).hostname}, tracing.CLIENT) as sp:
             fetched = await self._fetch(ctx, url)
             tracing.set_attributes(sp, _fetch_attributes(fetched))
-        await ctx.progress(50, f"fetched {len(fetched.body) // 1024} kB")
+        if fetched.elapsed >= 1.0 or len(fetched.body) >= 1024 * 1024:  # worth telling (it costs a write)
+            await ctx.progress(50, f"fetched {len(fetched.body) // 1024} kB")
         loop = asyncio.get_running_loop()
         with tracing.span("extract", {"distill.content_type": fetched.content_type}) as sp:
             job = self.ocr.job(_page_progress(ctx, loop)) if self.ocr else None
@@ -86,11 +85,8 @@ class ParseStage(BaseStage):
 
     async def persist(self, conn: AsyncConnection, done: list[tuple[JobContext, StageResult]]) -> None:
         rows = [r.row for _, r in done]
-        if not rows:
-            return
-        stmt = insert(ParsedContent).values(rows)
-        cols = {c: stmt.excluded[c] for c in rows[0] if c != "id"}
-        await conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=cols))
+        if rows:
+            await conn.execute(UPSERT, rows)
 
 
 def _page_progress(ctx: JobContext, loop: asyncio.AbstractEventLoop) -> Callable[[int, int], None]:
