@@ -2,6 +2,7 @@
 # Make sure the Debian tools some tests drive are installed:
 #   chromium + chromedriver  the dashboard's browser tests (tests/browser)
 #   promtool (prometheus)    the alert rules' checks and unit tests (tests/deploy)
+#   tesseract (tesseract-ocr) the optional OCR engine's tests (tests/unit/parser)
 # Installs what is missing with apt when apt can be used (root, or passwordless sudo);
 # otherwise says what to do and exits 0, so `make test` goes on and those tests skip
 # saying why.
@@ -15,9 +16,10 @@ missing=()
 have chromium || missing+=(chromium)
 have chromedriver || missing+=(chromium-driver)
 have promtool || missing+=(prometheus)
+have tesseract || missing+=(tesseract-ocr)
 
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "ensure_test_tools: $(chromium --version 2>/dev/null | head -n1), chromedriver and promtool are installed"
+    echo "ensure_test_tools: $(chromium --version 2>/dev/null | head -n1), chromedriver, promtool and tesseract are installed"
     exit 0
 fi
 

@@ -264,3 +264,14 @@ async def test_retention_deletes_a_tasks_files_and_the_janitor_collects_abandone
         assert subjects.upload_meta_subject(object_id) not in left
     assert await gw.sql("SELECT id FROM uploads WHERE tenant_id = :t", t=tenant) == []
     assert await gw.sql("SELECT id FROM tasks WHERE id = :t", t=task_id) == []
+
+
+async def test_the_client_reports_the_servers_refusal_every_time(gw: Gateway) -> None:
+    """The refusal comes while chunks are still on their way: the client must report the
+    server's status, not a broken write (grpc.aio turns about one in three into INTERNAL)."""
+    _, key = await gw.tenant()
+    big = FileData("big.tiff", os.urandom(FILE_LIMIT * 4))
+    async with AsyncClient(gw.address, key) as client:
+        for _ in range(10):
+            with pytest.raises(ResourceExhausted, match="DISTILL_UPLOAD_MAX_FILE_BYTES"):
+                await client.upload([big], chunk_size=32 * 1024)

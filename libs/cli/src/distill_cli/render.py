@@ -63,6 +63,13 @@ def task_summary(task: task_pb2.Task) -> str:
     )
 
 
+def input_label(value: str) -> str:
+    """An item's input as a person knows it: an uploaded file by its name (upload://<id>/<name>)."""
+    if value.startswith("upload://"):
+        return value.removeprefix("upload://").partition("/")[2] or value
+    return value
+
+
 def items_table(task: task_pb2.Task, items: Iterable[task_pb2.Item]) -> Table:
     t = Table(title=f"task {task.id} · {status_text(task_pb2.TaskStatus, task.status)}")
     t.add_column("#", justify="right")
@@ -74,7 +81,7 @@ def items_table(task: task_pb2.Task, items: Iterable[task_pb2.Item]) -> Table:
         if it.status == task_pb2.ITEM_STATUS_FAILED:
             detail = f"[red]{it.error.code}[/red]: {it.error.message}"
         else:
-            detail = it.title or it.input
+            detail = it.title or input_label(it.input)
         result = it.export.url or (it.ai.summary[:80] if it.ai.summary else "")
         t.add_row(
             str(it.position + 1),

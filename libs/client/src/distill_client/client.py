@@ -115,6 +115,7 @@ class AsyncClient(ReportsMixin, UploadsMixin):  # reports.py: export_report, ...
         )
         self.pipeline = pipeline_pb2_grpc.PipelineStub(self.channel)
         self.admin = admin_pb2_grpc.AdminStub(self.channel)
+        self.channel_setup = (credentials, opts)  # for the blocking channel of uploads (uploads.py)
 
     @property
     def metadata(self) -> list[tuple[str, str]]:

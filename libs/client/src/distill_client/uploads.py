@@ -11,15 +11,16 @@ ResourceExhausted naming the limit, keeping nothing of it.
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
-from distill.v1 import common_pb2, pipeline_pb2, task_pb2
+from distill.v1 import common_pb2, pipeline_pb2, pipeline_pb2_grpc, task_pb2
 
 from distill_client.errors import from_rpc_error
 
@@ -84,16 +85,18 @@ def describe(inputs: Iterable[Input]) -> list[_Part]:
             path = Path(item)
             if not path.is_file():
                 raise FileNotFoundError(f"{item}: no such file (or not a regular file)")
+            if not os.access(path, os.R_OK):
+                raise PermissionError(f"{item}: this user may not read it")
             parts.append(_Part(item, name=path.name, content_type=content_type_of(path.name), size=path.stat().st_size))
     return parts
 
 
-async def _messages(
+def _messages(
     parts: list[_Part],
     options: pipeline_pb2.UploadOptions,
     chunk: int,
     progress: Callable[[UploadProgress], None] | None,
-) -> AsyncIterator[pipeline_pb2.UploadFilesRequest]:
+) -> Iterator[pipeline_pb2.UploadFilesRequest]:
     total = sum(p.size for p in parts)
     sent = 0
     yield pipeline_pb2.UploadFilesRequest(options=options)
@@ -123,9 +126,16 @@ def _chunks(item: Input, chunk: int) -> Iterable[bytes]:
 
 
 class UploadsMixin:
-    """AsyncClient's upload method (it provides `pipeline` and `metadata`)."""
+    """AsyncClient's upload method (it provides `target`, `channel_setup` and `metadata`).
 
-    pipeline: Any
+    The stream goes over a blocking gRPC channel in a worker thread: when the server refuses
+    an upload while chunks are still on their way (a limit), grpc.aio reports INTERNAL
+    ("Internal error from Core") instead of the server's status about one time in three
+    (grpc/grpc#36066); the blocking API reports the server's status every time.
+    """
+
+    target: str
+    channel_setup: tuple[grpc.ChannelCredentials | None, list[tuple[str, Any]]]
     metadata: list[tuple[str, str]]
 
     async def upload(
@@ -144,17 +154,43 @@ class UploadsMixin:
     ) -> task_pb2.Task:
         """Upload files (paths or FileData) and URLs as one task; answers once every byte is stored.
 
-        A path that cannot be read raises OSError before anything is sent. progress(p) is
-        called after each chunk. timeout: seconds for the whole upload (default: none; the
-        server has its own, DISTILL_UPLOAD_TIMEOUT).
+        A path that cannot be read raises FileNotFoundError or PermissionError before anything
+        is sent. progress(p) is called after each chunk (from the thread that sends them).
+        timeout: seconds for the whole upload (default: none; the server has its own,
+        DISTILL_UPLOAD_TIMEOUT).
         """
         from distill_client.client import task_options
 
         parts = describe(inputs)
         options = pipeline_pb2.UploadOptions(**task_options(stages, priority, labels, idempotency_key, ai, export))
+        credentials, opts = self.channel_setup
+        channel = grpc.secure_channel(self.target, credentials, opts) if credentials else None
+        channel = channel or grpc.insecure_channel(self.target, opts)
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[task_pb2.Task] = loop.create_future()
+
+        def settle(call: Any) -> None:
+            if answer.done():
+                return
+            if call.cancelled():
+                answer.cancel()
+            elif call.exception() is not None:
+                answer.set_exception(call.exception())
+            else:
+                answer.set_result(call.result())
+
         try:
-            return await self.pipeline.UploadFiles(
+            stub = pipeline_pb2_grpc.PipelineStub(channel)
+            call = stub.UploadFiles.future(
                 _messages(parts, options, chunk_size, progress), metadata=self.metadata, timeout=timeout
             )
+            call.add_done_callback(lambda c: loop.call_soon_threadsafe(settle, c))
+            try:
+                return await answer
+            except asyncio.CancelledError:
+                call.cancel()
+                raise
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None
+        finally:
+            channel.close()
