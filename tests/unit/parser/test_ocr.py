@@ -11,7 +11,7 @@ import time
 import pytest
 from distill_core.errors import PermanentError
 from distill_parser.ocr import OcrJob, OcrLimits, is_blank, largest_image_pixels, render_scale, sniff_image
-from distill_parser.ocr_engines import MAX_SIDE, MIN_SIDE, reading_order, tesseract_languages, work_scale
+from distill_parser.ocr_engines import line_image, line_scale, reading_order, tesseract_languages
 from PIL import Image, ImageDraw
 from pypdf import PdfReader
 
@@ -75,14 +75,23 @@ def test_scanned_pages_are_rendered_at_their_own_resolution_and_within_the_limit
     assert (14_400 * s) ** 2 == pytest.approx(20_000_000, rel=0.01)
 
 
-def test_small_print_is_enlarged_and_large_print_reduced_within_bounds() -> None:
-    assert work_scale([], 800, 600) == 1.0
-    assert work_scale([20, 22, 18], 800, 300) == pytest.approx(60 / 20)  # small print: x3
-    assert work_scale([10], 800, 300) == 4.0  # at most x4
-    assert work_scale([10], 3000, 2000) == pytest.approx(MAX_SIDE / 3000)  # ... and the long side at most MAX_SIDE
-    assert work_scale([55, 62, 66], 800, 600) == 1.0  # about right: left alone
-    assert work_scale([240], 4000, 3000) == pytest.approx(0.25)  # a close-up photo: reduced
-    assert work_scale([600], 4000, 3000) == pytest.approx(MIN_SIDE / 4000)  # never below MIN_SIDE
+def test_small_print_is_enlarged_before_it_is_read() -> None:
+    assert line_scale([]) == 1.0
+    assert line_scale([20, 22, 18]) == pytest.approx(60 / 20)  # small print: x3
+    assert line_scale([10]) == 4.0  # at most x4
+    assert line_scale([55, 62, 66]) == 1.0  # about right: read as it is
+    assert line_scale([240]) == 1.0  # large print: the recogniser shrinks it anyway
+
+
+def test_a_slanted_line_is_cut_out_upright_and_enlarged() -> None:
+    img = Image.new("RGB", (400, 200), "white")
+    ImageDraw.Draw(img).polygon([(50, 60), (250, 50), (252, 90), (52, 100)], fill="black")
+    line = line_image(img, [[50, 60], [250, 50], [252, 90], [52, 100]], 2.0)
+    h, w = line.shape[:2]
+    assert (w, h) == pytest.approx((400, 80), abs=4)  # the line's own length and height, doubled
+    assert line.mean() < 40  # upright: the black band fills the cut-out
+    tall = line_image(img, [[10, 10], [30, 10], [30, 150], [10, 150]], 1.0)
+    assert tall.shape[1] > tall.shape[0]  # a vertical line is turned to read left to right
 
 
 def test_text_comes_out_in_rows_even_word_by_word_and_slightly_rotated() -> None:

@@ -3,6 +3,7 @@
 Two engines behind one small interface (ocr_engines.py): `rapidocr`, the default (RapidOCR
 on ONNX Runtime, its models inside the wheel: no network), and `tesseract` (the
 `tesseract` program, used when it is installed and DISTILL_PARSER_OCR_ENGINE=tesseract).
+ocr_extract.py connects a job to extract.py's handlers.
 
 Limits (DISTILL_PARSER_OCR_*), so that a hostile file costs bounded time and memory:
 - pixels per image or page, read from the header before anything is decoded (a
@@ -160,7 +161,12 @@ class OcrJob:
                     "(DISTILL_PARSER_OCR_MAX_PIXELS)",
                     code="IMAGE_TOO_LARGE",
                 ) from None
-            except Exception as e:  # UnidentifiedImageError, a broken header, ...
+            except Image.UnidentifiedImageError:
+                raise PermanentError(
+                    "the image could not be read: it is not a PNG, JPEG, WebP or TIFF image, or its header is damaged",
+                    code="UNREADABLE_FILE",
+                ) from None
+            except Exception as e:  # a broken header
                 raise unreadable("the image", e) from None
         self._check(im, "the image")
         return im

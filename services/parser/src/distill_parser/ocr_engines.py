@@ -26,10 +26,7 @@ TESSERACT_CODES = {
 RAPIDOCR_LANGUAGES = {"en", "zh"}
 TARGET_LINE_PX = 60.0  # line height RapidOCR's recogniser reads best (small print loses its spaces)
 MAX_UPSCALE = 4.0
-MAX_WORK_PIXELS = 16_000_000
-MAX_SIDE = 4096
-MIN_SIDE = 1000
-PROBE_SIDE = 1600  # the size text lines are measured at
+PROBE_SIDE = 2000  # text is found on the image reduced to this (as RapidOCR does), read at full size
 
 
 def tesseract_languages(languages: Sequence[str]) -> str:
@@ -37,21 +34,41 @@ def tesseract_languages(languages: Sequence[str]) -> str:
     return "+".join(TESSERACT_CODES.get(code.lower(), code) for code in languages)
 
 
-def work_scale(line_heights: Sequence[float], width: int, height: int) -> float:
-    """How much to resize an image so that its typical text line is about TARGET_LINE_PX high.
-
-    Small print is enlarged (up to MAX_UPSCALE, MAX_WORK_PIXELS and MAX_SIDE): RapidOCR's
-    recogniser drops the spaces between small words. Large print is reduced (to no less
-    than MIN_SIDE on the long side), which makes big photos faster. 1.0: leave it.
-    """
+def line_scale(line_heights: Sequence[float]) -> float:
+    """How much to enlarge the text lines before reading them, so that a typical one is about
+    TARGET_LINE_PX high (at most MAX_UPSCALE): RapidOCR's recogniser drops the spaces
+    between small words. 1.0: read them as they are."""
     if not line_heights:
         return 1.0
     typical = sorted(line_heights)[len(line_heights) // 2]
-    s = TARGET_LINE_PX / max(typical, 1.0)
-    longest = max(width, height, 1)
-    s = min(s, MAX_UPSCALE, (MAX_WORK_PIXELS / max(width * height, 1)) ** 0.5, MAX_SIDE / longest)
-    s = max(s, min(1.0, MIN_SIDE / longest))
-    return 1.0 if 0.8 <= s <= 1.25 else s
+    s = min(MAX_UPSCALE, TARGET_LINE_PX / max(typical, 1.0))
+    return s if s > 1.25 else 1.0
+
+
+def line_image(image: Image.Image, corners: Any, scale: float) -> Any:
+    """One text line, cut out of `image` along its four corners (any slant), enlarged by
+    `scale` and made upright, as an RGB array for the recogniser. Only the line's own
+    region is enlarged, so a big photo costs no more than its text."""
+    import cv2
+    import numpy as np
+
+    pts = np.asarray(corners, dtype=np.float32)
+    x0, y0 = (max(0, int(v) - 2) for v in pts.min(axis=0))
+    x1, y1 = (int(v) + 3 for v in pts.max(axis=0))
+    x1, y1 = min(x1, image.width), min(y1, image.height)
+    region = image.crop((x0, y0, x1, y1))
+    if scale != 1.0:
+        size = (max(1, round(region.width * scale)), max(1, round(region.height * scale)))
+        region = region.resize(size, Image.Resampling.LANCZOS)
+    pts = (pts - np.float32([x0, y0])) * scale
+    w = int(max(np.linalg.norm(pts[0] - pts[1]), np.linalg.norm(pts[2] - pts[3])))
+    h = int(max(np.linalg.norm(pts[0] - pts[3]), np.linalg.norm(pts[1] - pts[2])))
+    target = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    m = cv2.getPerspectiveTransform(pts, target)
+    line = cv2.warpPerspective(
+        np.asarray(region), m, (max(w, 1), max(h, 1)), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC
+    )
+    return np.rot90(line) if line.shape[0] >= 1.5 * line.shape[1] else line
 
 
 def reading_order(lines: Sequence[tuple[Sequence[Sequence[float]], str]]) -> str:
@@ -98,7 +115,7 @@ class RapidOcrEngine:
         if engine is None:
             from rapidocr_onnxruntime import RapidOCR
 
-            opts: dict[str, Any] = {"max_side_len": MAX_SIDE}
+            opts: dict[str, Any] = {}
             if self.threads:
                 opts |= {"intra_op_num_threads": self.threads, "inter_op_num_threads": 1}
             engine = self._local.engine = RapidOCR(**opts)
@@ -108,18 +125,18 @@ class RapidOcrEngine:
         import numpy as np
 
         engine = self._engine()
-        probe, k = image, 1.0
-        if max(image.size) > PROBE_SIDE:
-            k = PROBE_SIDE / max(image.size)
-            probe = image.resize((round(image.width * k), round(image.height * k)), Image.Resampling.BILINEAR)
-        boxes, _ = engine(np.asarray(probe), use_cls=False, use_rec=False)
-        if not boxes:
+        k = min(1.0, PROBE_SIDE / max(image.size))
+        probe = image.resize((round(image.width * k), round(image.height * k))) if k < 1.0 else image
+        found, _ = engine(np.asarray(probe), use_cls=False, use_rec=False)
+        if not found:
             return ""
-        s = work_scale([abs(b[3][1] - b[0][1]) / k for b in boxes], image.width, image.height)
-        if s != 1.0:
-            image = image.resize((round(image.width * s), round(image.height * s)), Image.Resampling.LANCZOS)
-        found, _ = engine(np.asarray(image))
-        return reading_order([(r[0], r[1]) for r in found or []])
+        boxes = [np.asarray(b, dtype=np.float32) / k for b in found]
+        scale = line_scale([float(np.linalg.norm(b[3] - b[0])) for b in boxes])
+        lines = [line_image(image, b, scale) for b in boxes]
+        lines, _, _ = engine.text_cls(lines)
+        read, _ = engine.text_rec(lines)
+        kept = [(b.tolist(), r[0]) for b, r in zip(boxes, read, strict=True) if float(r[1]) >= engine.text_score]
+        return reading_order(kept)
 
 
 class TesseractEngine:
