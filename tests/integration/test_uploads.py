@@ -9,11 +9,12 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import grpc
 import pytest
-from distill.v1 import pipeline_pb2, pipeline_pb2_grpc, task_pb2
-from distill_client import AsyncClient, FileData, InvalidArgument, ResourceExhausted
+from distill.v1 import common_pb2, pipeline_pb2, pipeline_pb2_grpc, task_pb2
+from distill_client import AsyncClient, Client, FileData, InvalidArgument, ResourceExhausted, UploadProgress
 from distill_core import subjects
 from distill_gateway import upload_store
 from distill_gateway.janitor import Janitor
@@ -275,3 +276,17 @@ async def test_the_client_reports_the_servers_refusal_every_time(gw: Gateway) ->
         for _ in range(10):
             with pytest.raises(ResourceExhausted, match="DISTILL_UPLOAD_MAX_FILE_BYTES"):
                 await client.upload([big], chunk_size=32 * 1024)
+
+
+async def test_the_blocking_client_uploads_too(gw: Gateway, tmp_path: Path) -> None:
+    _, key = await gw.tenant()
+    (tmp_path / "note.txt").write_text("Plain words in a plain file.")
+    seen: list[UploadProgress] = []
+
+    def upload() -> task_pb2.Task:
+        with Client(gw.address, key) as client:
+            return client.upload([str(tmp_path / "note.txt")], progress=seen.append, stages=["parse"])
+
+    task = await asyncio.to_thread(upload)
+    assert task.counts.total == 1 and task.stages == [common_pb2.STAGE_PARSE]
+    assert [(p.file, p.sent, p.total) for p in seen] == [("note.txt", 28, 28)]

@@ -9,6 +9,7 @@ page each run took are printed (pytest -s) and kept in the parsed content's `ocr
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -62,12 +63,22 @@ async def gw(nats_url: str, database_url: str) -> AsyncIterator[tuple[Gateway, s
             await runner.stop()
 
 
-async def parse(gw: tuple[Gateway, str], files: list[FileData], timeout: float = 120) -> list[task_pb2.Item]:
-    """Upload the files as a parse-only task, wait for it; its items in full."""
+async def parse(
+    gw: tuple[Gateway, str], files: list[FileData], notes: list[str] | None = None, timeout: float = 120
+) -> list[task_pb2.Item]:
+    """Upload the files as a parse-only task and follow it to the end (the phase notes it showed
+    go to `notes`); its items in full."""
     g, key = gw
     async with AsyncClient(g.address, key) as client:
         task = await client.upload(files, stages=["parse"])
-        done = await client.wait(task.id, timeout=timeout)
+
+        async def follow() -> None:
+            async for ev in client.watch(task.id):
+                if ev.type == task_pb2.EVENT_TYPE_ITEM_UPDATED and notes is not None:
+                    notes.extend(ph.message for ph in ev.item.phases if ph.message)
+
+        await asyncio.wait_for(follow(), timeout)
+        done = await client.get_task(task.id, include_items=True)
         return [await client.get_item(i.id, full=True) for i in done.items]
 
 
@@ -86,8 +97,10 @@ async def test_text_in_images_and_in_an_image_only_pdf_is_read_back(gw: tuple[Ga
         FileData("scan.pdf", image_pdf([images[0], images[2]])),  # two scanned pages, no text layer
     ]
     t = time.monotonic()
-    items = await parse(gw, files)
+    notes: list[str] = []
+    items = await parse(gw, files, notes)
     took = time.monotonic() - t
+    assert "OCR page 1 of 2" in notes or "OCR page 2 of 2" in notes, notes  # the scan's pages, live
     expected = [TEXTS[0], TEXTS[1], TEXTS[2], TEXTS[0] + "\n" + TEXTS[2]]
     for item, want, f in zip(items, expected, files, strict=True):
         assert item.status == task_pb2.ITEM_STATUS_SUCCEEDED, (f.name, item.error)
