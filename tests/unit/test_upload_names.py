@@ -37,6 +37,7 @@ def test_the_content_type_is_the_declared_one_or_the_names() -> None:
     assert content_type_of("a.bin", "image/png; charset=binary", ALLOWED) == "image/png"
     assert content_type_of("Scan.JPEG", "", ALLOWED) == "image/jpeg"
     assert content_type_of("notes.md", "application/octet-stream", ALLOWED) == "text/markdown"
+    assert content_type_of("photo", "image/jpg", ALLOWED) == "image/jpeg"  # what some senders call it
     with pytest.raises(InvalidInput, match="content type 'application/zip'; accepted: image/png"):
         content_type_of("a.zip", "", ALLOWED)
     with pytest.raises(InvalidInput, match=r"no content type \(and its name says none\).*DISTILL_UPLOAD_CONTENT_TYPES"):

@@ -43,6 +43,11 @@ EXTENSIONS = {
     ".tif": "image/tiff", ".tiff": "image/tiff", ".pdf": "application/pdf", ".txt": "text/plain",
     ".md": "text/markdown", ".markdown": "text/markdown", ".html": "text/html", ".htm": "text/html",
 }  # fmt: skip
+# Names some senders use for the same types.
+ALIASES = {
+    "image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png", "image/tif": "image/tiff",
+    "application/x-pdf": "application/pdf", "text/x-markdown": "text/markdown",
+}  # fmt: skip
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -63,6 +68,7 @@ def content_type_of(name: str, declared: str, allowed: list[str]) -> str:
     """The declared type (parameters dropped), else the one the name's extension suggests;
     one the deployment does not accept is INVALID_ARGUMENT naming the accepted ones."""
     kind = declared.split(";")[0].strip().lower()
+    kind = ALIASES.get(kind, kind)
     if not kind or kind == "application/octet-stream":
         ext = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
         kind = EXTENSIONS.get(ext) or mimetypes.guess_type(name)[0] or ""
