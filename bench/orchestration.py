@@ -23,6 +23,7 @@ from typing import Any
 from distill_cli.embedded import NatsServer, PostgresServer, free_port
 
 from bench.common import ROOT, Figure, write_results
+from bench.cpu import CpuMeter, cpu_figures
 from bench.jetstream_sync import chain
 
 PY = sys.executable
@@ -133,7 +134,8 @@ def run_celery(n: int, timeout: float = 600) -> float:
         srv.stop()
 
 
-async def _run_distill(n: int, timeout: float) -> float:
+async def _run_distill(n: int, timeout: float) -> tuple[float, dict[str, float]]:
+    """Items/s through the three stages, and the CPU seconds each part spent meanwhile."""
     from distill_core import nats as dnats
     from distill_core.db.migrate import upgrade
     from distill_core.db.session import make_engine
@@ -177,6 +179,15 @@ async def _run_distill(n: int, timeout: float) -> float:
         tenant, _ = await make_tenant(engine)
         task_id, items = await make_task(engine, tenant, [f"item-{i}" for i in range(n)])
         jobs = first_jobs(items)
+        meter = CpuMeter(
+            {
+                **{st: [p.pid] for st, p in zip(("parse", "ai", "notion"), procs, strict=True)},
+                "postgres": [pg.proc.pid],  # type: ignore[union-attr]
+                "nats": [nats_srv.proc.pid],  # type: ignore[union-attr]
+                "driver": [os.getpid()],
+            }
+        )
+        cpu0 = meter.sample()
         t0 = time.perf_counter()
         for i in range(0, len(jobs), 1000):
             await publish_all(js, jobs[i : i + 1000])
@@ -186,9 +197,10 @@ async def _run_distill(n: int, timeout: float) -> float:
                 raise TimeoutError("the Distill chain did not finish in time")
             await asyncio.sleep(0.02)
         dt = time.perf_counter() - t0
+        spent = meter.since(cpu0)
         await engine.dispose()
         await nc.close()
-        return n / dt
+        return n / dt, spent
     finally:
         for p in procs:
             p.terminate()
@@ -226,7 +238,7 @@ def run_bare_nats(n: int) -> float:
 def main(smoke: bool = False, items: int | None = None) -> list[Figure]:
     n = items or (300 if smoke else 5000)
     baseline_n = min(n, 300 if smoke else 2000)  # RQ at ~120 items/s: 2,000 items is plenty to measure
-    distill = asyncio.run(_run_distill(n, 600))
+    distill, spent = asyncio.run(_run_distill(n, 600))
     bare = run_bare_nats(n)
     rq = run_rq(baseline_n)
     celery = run_celery(baseline_n)
@@ -238,6 +250,7 @@ def main(smoke: bool = False, items: int | None = None) -> list[Figure]:
         Figure("orchestration.distill_vs_rq", distill / rq, "x", ">=", 8, "ratio"),
         Figure("orchestration.distill_vs_celery", distill / celery, "x", None, None, "ratio"),
         Figure("orchestration.distill_share_of_bare_nats", distill / bare, "ratio", ">=", 0.25, "fraction"),
+        *cpu_figures("orchestration.distill", spent, n, n / distill),
     ]
     write_results("orchestration", figs)
     return figs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -30,6 +31,8 @@ class Echo(BaseStage):
             raise PermanentError("nope", code="TEST_PERMANENT")
         if rule == "retryable":
             raise RetryableError("later", code="TEST_RETRYABLE")
+        if rule == "hangs" or (rule == "hangs-once" and self.calls.count(ctx.item["input"]) == 1):
+            await asyncio.sleep(60)
         return StageResult(title=f"{self.name}:{ctx.item['input']}")
 
 
@@ -108,6 +111,33 @@ async def test_retryable_failure_is_retried_then_fails(env: Any) -> None:
         assert rows[0]["error"]["attempt"] == 3
         assert stage.calls.count("flaky") == 3
         assert await task_status(engine, task_id) == "failed"
+    finally:
+        for r in runners:
+            await r.stop()
+
+
+async def test_attempt_past_the_stage_timeout_is_interrupted_and_retried(
+    env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, js, engine = env
+    monkeypatch.setenv("DISTILL_PARSER_TIMEOUT", "0.3")
+    settings = Settings(nats_url=env[0].nats_url, database_url=env[0].database_url)
+    tenant, _ = await make_tenant(engine)
+    task_id, items = await make_task(engine, tenant, ["hangs", "hangs-once", "quick"], stages=["parse"])
+    stage = Echo("parse", fail={"hangs": "hangs", "hangs-once": "hangs-once"})
+    runners = await run_stages(settings, [stage])
+    try:
+        await publish_all(js, first_jobs(items))
+        await wait_for(lambda: _done(engine, task_id), what="task to finish")
+        rows = {r["input"]: r for r in await item_rows(engine, task_id)}
+        assert rows["hangs"]["status"] == "failed"
+        assert rows["hangs"]["error"]["code"] == "TIMEOUT"
+        assert "did not finish within 0.3 s" in rows["hangs"]["error"]["message"]
+        assert rows["hangs"]["error"]["attempt"] == 3
+        assert stage.calls.count("hangs") == 3
+        assert rows["hangs-once"]["status"] == rows["quick"]["status"] == "succeeded"
+        assert stage.calls.count("hangs-once") == 2
+        assert await task_status(engine, task_id) == "partially_failed"
     finally:
         for r in runners:
             await r.stop()

@@ -7,7 +7,6 @@ window); receivers may also deduplicate on it.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from nats.js import JetStreamContext
 
 from distill_core import subjects
+from distill_core.js_publish import confirmer
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,23 +60,18 @@ def task_event(tenant_id: str, task: task_pb2.Task, event_id: str, *, terminal: 
 
 
 async def publish_all(js: JetStreamContext, msgs: Sequence[OutMsg] | Iterable[OutMsg], timeout: float = 10.0) -> None:
-    """Publish concurrently; raise if any confirmed publish was not acknowledged by JetStream."""
+    """Publish, pipelined; raise if any confirmed publish was not acknowledged by JetStream."""
     msgs = list(msgs)
     if not msgs:
         return
     nc = js._nc  # the connection the context publishes on
+    confirmed = []
     for m in msgs:
-        if not m.confirm:
+        if m.confirm:
+            confirmed.append((m.subject, m.data, _headers(m)))
+        else:
             await nc.publish(m.subject, m.data, headers=_headers(m))
-    results = await asyncio.gather(
-        *(
-            js.publish(m.subject, m.data, timeout=timeout, headers=_headers(m))
-            for m in msgs
-            if m.confirm
-        ),
-        return_exceptions=True,
-    )
-    errors = [r for r in results if isinstance(r, BaseException)]
+    errors = await confirmer(nc).publish(confirmed, timeout)
     if errors:
         raise errors[0]
 
