@@ -36,5 +36,5 @@ def test_parser_throughput_smoke(results: Path) -> None:
     figs = {f.name: f for f in parser_throughput.main(smoke=True)}
     assert figs["parser_throughput.pipeline_pages_per_s"].value > 0
     assert figs["parser_throughput.bare_trafilatura_pages_per_s"].value > 0
-    assert figs["parser_throughput.parser_process_cpu_ms_per_page"].value > 0
+    assert figs["parser_throughput.parser_cpu_ms_per_page"].value > 0
     assert (results / "parser_throughput.json").exists()

@@ -35,7 +35,15 @@ class ParserSettings(Settings):
     parser_max_retry_after_waits: int = Field(
         5, ge=0, description="Retry-After waits an item may take before further waits use its attempts."
     )
-    parser_extract_threads: int = Field(2, ge=1, le=32, description="Threads for CPU-bound extraction.")
+    parser_extract_threads: int = Field(
+        2, ge=1, le=32, description="Threads for files that may need OCR (PDF, images), and pages when processes is 0."
+    )
+    parser_extract_processes: int = Field(
+        1, ge=0, le=64, description="Worker processes that read web pages (HTML, text); 0 reads them in threads."
+    )
+    parser_extract_timeout: float = Field(
+        30.0, gt=0, description="Seconds one page may take in a worker process before that process is replaced."
+    )
 
     # OCR of images and of PDF pages without a text layer, and uploaded files (docs/files.md).
     parser_ocr_engine: Literal["rapidocr", "tesseract", "off"] = Field(

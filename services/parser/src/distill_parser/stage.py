@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from distill_parser import files, ocr_extract
 from distill_parser.extract import Extracted, extract
+from distill_parser.extract_pool import ExtractPool, is_document
 from distill_parser.fetch import Fetched, Fetcher
 from distill_parser.ocr_extract import Ocr
 from distill_parser.row import UPSERT, row_of
@@ -32,9 +33,12 @@ class ParseStage(BaseStage):
         self.ocr: Ocr | None = None
         self.js: Any = None  # JetStream, for uploaded files (the Object Store)
         self.pool = ThreadPoolExecutor(settings.parser_extract_threads, thread_name_prefix="extract")
+        self.pages: ExtractPool | None = None  # web pages in worker processes (extract_pool.py)
 
     async def start(self, runner: StageRunner) -> None:
         self.fetcher = Fetcher(self.settings, self.resolver)
+        if self.settings.parser_extract_processes > 0:
+            self.pages = ExtractPool(self.settings.parser_extract_processes, self.settings.parser_extract_timeout)
         self.ocr = Ocr(self.settings)  # a bad OCR setting stops the parser here, saying which
         self.js = runner.js
 
@@ -42,6 +46,8 @@ class ParseStage(BaseStage):
         if self.fetcher:
             await self.fetcher.close()
         self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.pages is not None:
+            await self.pages.close()
 
     async def handle(self, ctx: JobContext) -> StageResult:
         assert self.fetcher is not None
@@ -54,10 +60,14 @@ class ParseStage(BaseStage):
         loop = asyncio.get_running_loop()
         with tracing.span("extract", {"distill.content_type": fetched.content_type}) as sp:
             job = self.ocr.job(_page_progress(ctx, loop)) if self.ocr else None
-            ex: Extracted = await loop.run_in_executor(
-                self.pool, ocr_extract.with_job, job, extract, fetched.body, fetched.content_type, fetched.final_url,
-                fetched.charset,
-            )  # fmt: skip
+            ex: Extracted
+            if self.pages is not None and is_document(fetched.body, fetched.content_type, fetched.final_url):
+                ex = await self.pages.extract(fetched.body, fetched.content_type, fetched.final_url, fetched.charset)
+            else:
+                ex = await loop.run_in_executor(
+                    self.pool, ocr_extract.with_job, job, extract, fetched.body, fetched.content_type,
+                    fetched.final_url, fetched.charset,
+                )  # fmt: skip
             tracing.set_attributes(sp, {"distill.word_count": ex.word_count, "distill.no_content": ex.no_content})
         if job is not None and job.pages_wanted:
             ex.structured["ocr"] = job.summary()
