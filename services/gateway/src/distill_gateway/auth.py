@@ -38,7 +38,8 @@ def bearer_token(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str | 
 
 class Authenticator:
     def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+        # Autocommit: a key check is one statement, no BEGIN/ROLLBACK round trips around it.
+        self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._touched: dict[uuid.UUID, float] = {}
 
     async def check(self, token: str | None) -> Caller:

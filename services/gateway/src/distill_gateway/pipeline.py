@@ -43,6 +43,7 @@ class PipelineServicer(ReportsMixin, pipeline_pb2_grpc.PipelineServicer):  # rep
     ) -> None:
         self.settings = settings
         self.engine = engine
+        self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.js = js
         self.nc = nc
         self.auth = Authenticator(engine)
@@ -148,12 +149,13 @@ class PipelineServicer(ReportsMixin, pipeline_pb2_grpc.PipelineServicer):  # rep
             "trace": trace,
         }
         try:
-            async with self.engine.begin() as conn:
+            # Without `attach`, the task and its items are one statement: an autocommit
+            # connection saves the BEGIN and COMMIT round trips.
+            async with self.engine.begin() if attach else self.autocommit.connect() as conn:
                 items = await self._items(conn, tenant, task_id, plan)
-                await repo.insert_task(conn, task, items)
+                row = await repo.insert_task(conn, task, items)
                 if attach is not None:
                     await attach(conn, task_id)
-                row = await repo.get_task(conn, tenant, task_id)
         except IntegrityError:
             # Same idempotency key in a concurrent request: that one won.
             async with self.engine.connect() as conn:
@@ -161,7 +163,6 @@ class PipelineServicer(ReportsMixin, pipeline_pb2_grpc.PipelineServicer):  # rep
             if not found:
                 raise
             return await self._task_proto(found), False
-        assert row is not None
         counts = Counts(total=len(items), pending=len(items))
         proto = convert.task_to_proto(row, counts)
         jobs = [{**i, "priority": plan["priority"], "trace": trace} for i in items]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -22,11 +23,47 @@ def _row(r: Any) -> dict[str, Any]:
     return dict(r._mapping)
 
 
-async def insert_task(conn: AsyncConnection, task: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
-    """The task and its items in the caller's transaction."""
-    await conn.execute(Task.__table__.insert().values(**task))
-    if items:
-        await conn.execute(Item.__table__.insert(), list(items))
+_TASK_RETURNING = ", ".join(c.name for c in TASK_COLS)
+_ITEM_FIELDS = (
+    ("id", "uuid"),
+    ("position", "int"),
+    ("input_kind", "text"),
+    ("input", "text"),
+    ("status", "text"),
+    ("current_stage", "text"),
+    ("generation", "int"),
+    ("parsed_content_id", "uuid"),
+    ("ai_output_id", "uuid"),
+)
+# The task and all its items in one statement (atomic on its own, so an autocommit
+# connection needs no BEGIN/COMMIT round trips), the items from arrays: one row source
+# instead of one INSERT per item.
+_INSERT_TASK = text(f"""
+WITH t AS (
+  INSERT INTO tasks (id, tenant_id, status, input_kind, stages, ai_options, export_options, priority,
+                     idempotency_key, labels, total, trace)
+  VALUES (:id, :tenant_id, :status, :input_kind, CAST(:stages AS text[]), CAST(:ai_options AS jsonb),
+          CAST(:export_options AS jsonb), :priority, :idempotency_key, CAST(:labels AS jsonb), :total,
+          CAST(:trace AS jsonb))
+  RETURNING {_TASK_RETURNING}
+), i AS (
+  INSERT INTO items (task_id, tenant_id, {", ".join(f for f, _ in _ITEM_FIELDS)})
+  SELECT t.id, t.tenant_id, u.*
+  FROM t, unnest({", ".join(f"CAST(:item_{f} AS {ty}[])" for f, ty in _ITEM_FIELDS)})
+       AS u({", ".join(f for f, _ in _ITEM_FIELDS)})
+)
+SELECT * FROM t
+""")
+
+
+async def insert_task(conn: AsyncConnection, task: dict[str, Any], items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Store the task and its items (of that task and tenant) in one statement; returns the task's row."""
+    params = {
+        **task,
+        **{k: json.dumps(task.get(k) or {}) for k in ("ai_options", "export_options", "labels", "trace")},
+        **{f"item_{f}": [i.get(f) for i in items] for f, _ in _ITEM_FIELDS},
+    }
+    return _row((await conn.execute(_INSERT_TASK, params)).one())
 
 
 async def find_by_idempotency_key(conn: AsyncConnection, tenant_id: str, key: str) -> dict[str, Any] | None:

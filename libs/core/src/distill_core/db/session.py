@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -22,16 +23,53 @@ def async_url(url: str) -> str:
     return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
 
 
+# A pooled connection idle for longer than this is pinged before it is handed out.
+PING_AFTER_IDLE = 10.0
+
+
 def make_engine(url: str, *, pool_size: int = 10, **kw: Any) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"server_settings": {"application_name": kw.pop("application_name", "distill")}},
         **kw,
     )
+    _ping_when_idle(engine, PING_AFTER_IDLE)
+    return engine
+
+
+def _ping_when_idle(engine: AsyncEngine, idle: float) -> None:
+    """Check a pooled connection before use without a round trip, and ping it only when it
+    sat idle for `idle` seconds.
+
+    SQLAlchemy's pool_pre_ping pings on every checkout, and its asyncpg ping is three round
+    trips (BEGIN, an empty query, ROLLBACK): most of the database traffic of a one-URL
+    CreateTask and of a stage's per-item lookups. A server that restarted or died closed
+    its sockets, which asyncpg has noticed by the time the connection is taken again
+    (`is_closed()`, no I/O): such a connection is replaced, as pre-ping would. What that
+    cannot see (a connection cut silently, say by a firewall) is left to the ping after
+    `idle` seconds and, failing that, to the first statement, whose disconnect error makes
+    SQLAlchemy discard the pool; callers treat it as the database being unavailable.
+    """
+    from sqlalchemy import event, exc
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(dbapi_conn: Any, record: Any) -> None:
+        record.info["distill_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        driver = getattr(dbapi_conn, "_connection", None)
+        if driver is not None and driver.is_closed():
+            raise exc.DisconnectionError("the database closed the connection")  # the pool takes a new one
+        since = record.info.get("distill_idle_since")
+        if since is not None and time.monotonic() - since > idle:
+            try:
+                dbapi_conn.ping()
+            except Exception as e:
+                raise exc.DisconnectionError(str(e)) from e
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
