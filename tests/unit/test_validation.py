@@ -14,6 +14,12 @@ from distill_gateway.validation import check_labels, normalize_url, normalize_ur
         ("https://example.com:8443/x", "https://example.com:8443/x"),
         ("  https://bücher.example/ ", "https://xn--bcher-kva.example/"),
         ("http://[::1]:8080/p", "http://[::1]:8080/p"),
+        ("http://[2001:DB8::1]/", "http://[2001:db8::1]/"),
+        ("http://1.2.3.4/x", "http://1.2.3.4/x"),
+        ("https://example.com/über?q=%20", "https://example.com/%C3%BCber?q=%20"),
+        ("https://EXAMPLE.com./a/../b;c?d=e|f", "https://example.com/a/../b;c?d=e%7Cf"),
+        ("https://example.com/%7Euser/{x}", "https://example.com/%7Euser/%7Bx%7D"),
+        ("https://example.com?q=1", "https://example.com/?q=1"),
     ],
 )
 def test_normalize_url(raw: str, want: str) -> None:
@@ -30,6 +36,8 @@ def test_normalize_url(raw: str, want: str) -> None:
         ("https://", "no host"),
         ("https://user:pw@example.com/", "credentials"),
         ("https://exa mple.com/", "whitespace"),
+        ("https://example.com/\u00a0x", "whitespace"),
+        ("https://example.com/\x01", "control characters"),
         ("https://-bad-.com/", "invalid host"),
         ("https://example.com:99999/", "invalid host or port"),
         ("https://example.com/" + "a" * 3000, "limit is 2048"),

@@ -16,7 +16,7 @@ from typing import Any
 from distill_core import tracing
 from distill_core.ai_models import DEFAULT_NAME, ModelConfig
 from distill_core.db.models import AiOutput, ParsedContent
-from distill_core.db.rows import get_by_id
+from distill_core.db.rows import get_by_id, get_by_ids
 from distill_core.errors import PermanentError
 from distill_core.runner import BaseStage, JobContext, StageResult, StageRunner
 from sqlalchemy.dialects.postgresql import insert
@@ -64,13 +64,22 @@ class AiStage(BaseStage):
             )
         return self._providers[name]
 
+    async def prepare(self, conn: AsyncConnection, items: list[dict[str, Any]]) -> None:
+        """The parsed content of the whole batch in one query (handle() reads it from the item)."""
+        found = await get_by_ids(conn, ParsedContent, (i.get("parsed_content_id") for i in items))
+        for i in items:
+            if i.get("parsed_content_id") in found:
+                i["parsed_content"] = found[i["parsed_content_id"]]
+
     async def _parsed(self, ctx: JobContext) -> dict[str, Any]:
         pcid = ctx.item.get("parsed_content_id")
         if not pcid:
             raise PermanentError("the item has no parsed content to work on", code="NO_PARSED_CONTENT")
-        assert self.runner is not None and self.runner.engine is not None
-        async with self.runner.engine.connect() as conn:
-            row = await get_by_id(conn, ParsedContent, pcid)
+        row = ctx.item.get("parsed_content")
+        if row is None:
+            assert self.runner is not None and self.runner.engine is not None
+            async with self.runner.engine.connect() as conn:
+                row = await get_by_id(conn, ParsedContent, pcid)
         if row is None:
             raise PermanentError(f"parsed content {pcid} no longer exists", code="NO_PARSED_CONTENT")
         return row

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import uuid
@@ -15,6 +16,11 @@ from distill_core.subjects import STAGE_NAME, STAGES
 ALLOWED_SCHEMES = ("http", "https")
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 LABEL_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f]")  # \s: what str.isspace() calls whitespace
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+# Strings quote() would return unchanged (letters, digits and the safe characters): skip it.
+_PATH_AS_IS = re.compile(r"[A-Za-z0-9/%:@!$&'()*+,;=\-._~]*")
+_QUERY_AS_IS = re.compile(r"[A-Za-z0-9/%:@!$&'()*+,;=\-._~?]*")
 
 
 def normalize_url(raw: str, *, max_length: int = 2048) -> str:
@@ -28,7 +34,7 @@ def normalize_url(raw: str, *, max_length: int = 2048) -> str:
         raise InvalidInput("is empty")
     if len(s) > max_length:
         raise InvalidInput(f"is {len(s)} characters long; the limit is {max_length}")
-    if any(c.isspace() for c in s) or any(ord(c) < 32 for c in s):
+    if _SPACE_OR_CONTROL.search(s):
         raise InvalidInput("contains whitespace or control characters")
     try:
         parts = urlsplit(s)
@@ -52,19 +58,25 @@ def normalize_url(raw: str, *, max_length: int = 2048) -> str:
     netloc = host if ":" not in host else f"[{host}]"
     if port is not None and not (scheme == "http" and port == 80) and not (scheme == "https" and port == 443):
         netloc += f":{port}"
-    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
-    query = quote(parts.query, safe="/%:@!$&'()*+,;=-._~?")
+    path = parts.path or "/"
+    if not _PATH_AS_IS.fullmatch(path):
+        path = quote(path, safe=_PATH_SAFE)
+    query = parts.query
+    if not _QUERY_AS_IS.fullmatch(query):
+        query = quote(query, safe=_PATH_SAFE + "?")
     out = urlunsplit((scheme, netloc, path, query, ""))
     if len(out) > max_length:
         raise InvalidInput(f"is {len(out)} characters long once normalized; the limit is {max_length}")
     return out
 
 
+@functools.lru_cache(maxsize=4096)  # a batch of URLs usually shares a few hosts
 def _normalize_host(host: str) -> str:
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        pass
+    if ":" in host or host.replace(".", "").isdigit():  # what ip_address() can accept
+        try:
+            return str(ipaddress.ip_address(host))
+        except ValueError:
+            pass
     host = host.rstrip(".").lower()
     try:
         ascii_host = host.encode("idna").decode("ascii")

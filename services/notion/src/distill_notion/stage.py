@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from distill_core.db.models import AiOutput, Export, ParsedContent
-from distill_core.db.rows import get_by_id
+from distill_core.db.rows import get_by_id, get_by_ids
 from distill_core.db.session import make_engine
 from distill_core.errors import InvalidInput, PermanentError
 from distill_core.runner import BaseStage, JobContext, StageResult, StageRunner
@@ -63,14 +63,29 @@ class ExportStage(BaseStage):
             self._destinations[name] = d
         return d
 
+    async def prepare(self, conn: AsyncConnection, items: list[dict[str, Any]]) -> None:
+        """The AI outputs and parsed contents of the whole batch, two queries in all (the
+        documents handle() builds read them from the items)."""
+        ai = await get_by_ids(conn, AiOutput, (i.get("ai_output_id") for i in items))
+        pcids = [
+            i.get("parsed_content_id") or (ai.get(i.get("ai_output_id")) or {}).get("parsed_content_id") for i in items
+        ]
+        pcs = await get_by_ids(conn, ParsedContent, pcids)
+        for i, pcid in zip(items, pcids, strict=True):
+            i["prefetched"] = {"ai": ai.get(i.get("ai_output_id")), "pc": pcs.get(pcid)}
+
     async def _document(self, ctx: JobContext) -> dict[str, Any]:
         """Everything known about the item, from its parsed content and AI output."""
         assert self.engine is not None
         doc: dict[str, Any] = {"item_id": ctx.item_id, "task_id": ctx.task_id}
-        async with self.engine.connect() as conn:
-            ai = await get_by_id(conn, AiOutput, ctx.item["ai_output_id"]) if ctx.item.get("ai_output_id") else None
-            pcid = ctx.item.get("parsed_content_id") or (ai or {}).get("parsed_content_id")
-            pc = await get_by_id(conn, ParsedContent, pcid) if pcid else None
+        got = ctx.item.get("prefetched")
+        if got is not None:
+            ai, pc = got["ai"], got["pc"]
+        else:
+            async with self.engine.connect() as conn:
+                ai = await get_by_id(conn, AiOutput, ctx.item["ai_output_id"]) if ctx.item.get("ai_output_id") else None
+                pcid = ctx.item.get("parsed_content_id") or (ai or {}).get("parsed_content_id")
+                pc = await get_by_id(conn, ParsedContent, pcid) if pcid else None
         if ai is not None:
             doc.update(
                 summary=ai["summary"],

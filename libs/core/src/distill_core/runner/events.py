@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -100,23 +101,24 @@ def job_msg(row: Mapping[str, Any], stage: str) -> OutMsg:
     """The job for `stage` of the item in `row` (deduplicated by its Nats-Msg-Id)."""
     gen = int(row.get("generation") or 0)
     prio = row.get("priority") or "normal"
-    enq = Timestamp()
-    enq.GetCurrentTime()
+    item_id = str(row["id"])
+    trace = dict(row.get("trace") or {})
+    ns = time.time_ns()  # (Timestamp.GetCurrentTime() costs four times as much)
     job = jobs_pb2.Job(
-        item_id=str(row["id"]),
+        item_id=item_id,
         task_id=str(row["task_id"]),
         tenant_id=str(row["tenant_id"]),
         stage=subjects.STAGE_ENUM[stage],  # type: ignore[arg-type]
         generation=gen,
         priority=subjects.PRIORITY_ENUM[prio],  # type: ignore[arg-type]
-        enqueue_time=enq,
-        trace=dict(row.get("trace") or {}),
+        enqueue_time=Timestamp(seconds=ns // 1_000_000_000, nanos=ns % 1_000_000_000),
+        trace=trace,
     )
     return OutMsg(
         subjects.job_subject(stage, prio),
         job.SerializeToString(),
-        subjects.msg_id(str(row["id"]), stage, gen),
-        headers=tracing.headers_of(job.trace),
+        subjects.msg_id(item_id, stage, gen),
+        headers=tracing.headers_of(trace),
     )
 
 

@@ -57,6 +57,8 @@ class Stage(Protocol):
 
     async def handle(self, ctx: JobContext) -> StageResult: ...
 
+    async def prepare(self, conn: AsyncConnection, items: list[dict[str, Any]]) -> None: ...
+
     async def persist(self, conn: AsyncConnection, done: list[tuple[JobContext, StageResult]]) -> None: ...
 
     async def stop(self) -> None: ...
@@ -68,6 +70,11 @@ class BaseStage:
     name = "stage"
 
     async def start(self, runner: StageRunner) -> None:
+        return None
+
+    async def prepare(self, conn: AsyncConnection, items: list[dict[str, Any]]) -> None:
+        """Read what the claimed jobs need, for the whole batch at once (one query instead of
+        one per job): add it to each item's row, which handle() sees as `ctx.item`."""
         return None
 
     async def persist(self, conn: AsyncConnection, done: list[tuple[JobContext, StageResult]]) -> None:
@@ -332,6 +339,8 @@ class StageRunner:
 
     async def _claim_tx(self, conn: AsyncConnection, jobs: dict[str, tuple[Msg, jobs_pb2.Job]]) -> Any:
         claimed = await store.claim(conn, self.stage.name, [(i, j.generation) for i, (_, j) in jobs.items()])
+        if claimed and hasattr(self.stage, "prepare"):
+            await self.stage.prepare(conn, claimed)
         started = await store.start_tasks(conn, list({r["task_id"] for r in claimed}))
         got = {str(r["id"]) for r in claimed}
         others = await store.inspect(conn, self.stage.name, [i for i in jobs if i not in got])
