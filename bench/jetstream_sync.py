@@ -8,7 +8,6 @@ Writes bench/results/jetstream_sync.json.
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import tempfile
 import time
@@ -18,7 +17,8 @@ import nats
 from distill_cli.embedded import NatsServer
 from nats.js import api
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from bench.common import Figure, write_results
+
 HOPS = ("a", "b", "c")
 
 
@@ -72,24 +72,28 @@ async def chain(url: str, n: int, batch: int = 256) -> float:
     return n / dt
 
 
-def main(smoke: bool = False) -> dict:
+def main(smoke: bool = False) -> list[Figure]:
     n = 500 if smoke else 5000
-    out = {"items": n}
+    rates = {}
     for label, sync in (("default_fsync", False), ("sync_always", True)):
         with tempfile.TemporaryDirectory() as d:
             srv = NatsServer(Path(d), sync_always=sync).start()
             try:
-                out[label] = round(asyncio.run(chain(srv.url, n)), 1)
+                rates[label] = asyncio.run(chain(srv.url, n))
             finally:
                 srv.stop()
-    out["ratio"] = round(out["sync_always"] / out["default_fsync"], 3)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "jetstream_sync.json").write_text(json.dumps(out, indent=2))
+    ratio = rates["sync_always"] / rates["default_fsync"]
     print(
-        f"3-hop bare JetStream chain, {n} items: default fsync {out['default_fsync']} items/s, "
-        f"sync_interval always {out['sync_always']} items/s (x{out['ratio']})"
+        f"3-hop bare JetStream chain, {n} items: default fsync {rates['default_fsync']:.1f} items/s, "
+        f"sync_interval always {rates['sync_always']:.1f} items/s (x{ratio:.3f})"
     )
-    return out
+    figs = [
+        Figure("jetstream_sync.default_fsync_items_per_s", rates["default_fsync"], "items/s", note=f"{n} items"),
+        Figure("jetstream_sync.sync_always_items_per_s", rates["sync_always"], "items/s", note=f"{n} items"),
+        Figure("jetstream_sync.sync_always_vs_default", ratio, "x", note="sync_interval: always / default"),
+    ]
+    write_results("jetstream_sync", figs)
+    return figs
 
 
 if __name__ == "__main__":

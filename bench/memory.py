@@ -46,7 +46,7 @@ def tree_rss(pid: int) -> int:
 
 
 def main(smoke: bool = False, items: int | None = None) -> list[Figure]:
-    n = items or (300 if smoke else 20_000)
+    n = items or (150 if smoke else 20_000)
     base, srv = serve_pages()
     stack = _stack.start(env=ENV)  # the throughput settings of bench.pipeline_real
     samples: dict[str, list[float]] = defaultdict(list)

@@ -121,12 +121,12 @@ def meter(stack: _stack.Stack) -> CpuMeter:
     return CpuMeter(groups)
 
 
-def measure(n: int, parsers: int) -> tuple[float, dict[str, float]]:
+def measure(n: int, parsers: int, warm_up: int = 100) -> tuple[float, dict[str, float]]:
     """Items/s, and the CPU seconds each part spent meanwhile."""
     base, srv = serve_pages()
     stack = _stack.start({"parser": parsers}, env=ENV)
     try:
-        asyncio.run(run_once(stack, base, min(n, 100)))  # warm-up: imports, connections, YAKE
+        asyncio.run(run_once(stack, base, warm_up))  # imports, connections, YAKE's stop words
         m = meter(stack)
         before = m.sample()
         rate = asyncio.run(run_once(stack, base, n))
@@ -137,9 +137,10 @@ def measure(n: int, parsers: int) -> tuple[float, dict[str, float]]:
 
 
 def main(smoke: bool = False, items: int | None = None) -> list[Figure]:
-    n = items or (100 if smoke else 2000)
-    one, spent_one = measure(n, 1)
-    two, spent_two = measure(n, 2)
+    n = items or (60 if smoke else 2000)
+    warm_up = 10 if smoke else 100
+    one, spent_one = measure(n, 1, warm_up)
+    two, spent_two = measure(n, 2, warm_up)
     figs = [
         Figure("pipeline.real_items_per_s", one, "items/s", ">=", 200, f"{n} pages, parse->ai->notion, 1 parser"),
         Figure("pipeline.real_items_per_s_2_parsers", two, "items/s", ">=", 200, f"{n} pages, 2 parser processes"),
