@@ -51,6 +51,20 @@ def figures_of(module: str, returned: Any) -> list[Figure]:
     return out
 
 
+RATIO_CAP = 3.0
+
+
+def target_ratio(f: Figure) -> float:
+    """value / target for a floor, target / value for a ceiling (a value at or below zero
+    beats any positive ceiling), capped so that one large ratio does not flatten the rest."""
+    assert f.target is not None
+    if f.op == ">=":
+        r = f.value / f.target if f.target else RATIO_CAP
+    else:
+        r = f.target / f.value if f.value > 0 else RATIO_CAP
+    return max(0.0, min(RATIO_CAP, r))
+
+
 def chart(figs: list[Figure]) -> None:
     import matplotlib
 
@@ -73,10 +87,13 @@ def chart(figs: list[Figure]) -> None:
         for i, n in enumerate(names):
             ax.text(thr[n], i, f" {thr[n]:.0f}", va="center")
     ax = axes[1]
-    ratios = [(f.value / f.target if f.op == ">=" else f.target / f.value) if f.value else 0 for f in targeted]
+    ratios = [target_ratio(f) for f in targeted]
     ax.barh([f.name for f in targeted], ratios, color=["#38a169" if f.ok else "#e53e3e" for f in targeted])
+    for i, f in enumerate(targeted):
+        ax.text(ratios[i], i, f" {f.value:.4g} {f.unit} ({f.op} {f.target:g})", va="center", fontsize=6)
     ax.axvline(1.0, color="black", linewidth=1)
-    ax.set_xlabel("value relative to target (>= 1 is met)")
+    ax.set_xlim(0, RATIO_CAP * 1.35)
+    ax.set_xlabel(f"how far the target is beaten (>= 1 is met; shown up to {RATIO_CAP:g})")
     ax.set_title("Targets")
     ax.tick_params(axis="y", labelsize=7)
     fig.tight_layout()
