@@ -60,15 +60,19 @@ def write_pages(folder: Path, n: int, extra: list[str] = ()) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
     names = [f"page-{i:04d}.html" for i in range(n - len(extra))] + list(extra)
     rng = random.Random(7)
-    words = ("harbour tide winter storm village boat cooperative forecast engineer granite bulletin "
-             "fisherman season catch drainage channel contractor report institute community").split()
+    words = (
+        "harbour tide winter storm village boat cooperative forecast engineer granite bulletin "
+        "fisherman season catch drainage channel contractor report institute community"
+    ).split()
     for i, name in enumerate(names):
         paras = "".join(
             "<p>" + " ".join(rng.choice(words) for _ in range(40)).capitalize() + f". Figure {i * 7 + k}.</p>"
             for k in range(4)
         )
-        (folder / name).write_text(f"<html><head><title>Chaos page {i}</title></head><body><article>"
-                                   f"<h1>Chaos page {i}</h1>{paras}</article></body></html>")
+        (folder / name).write_text(
+            f"<html><head><title>Chaos page {i}</title></head><body><article>"
+            f"<h1>Chaos page {i}</h1>{paras}</article></body></html>"
+        )
     return names
 
 
@@ -108,8 +112,13 @@ class Env:
         self.pg.start()
 
 
-def start_env(root: Path, pages: list[str] | None = None, env: dict[str, str] | None = None,
-              n: int = ITEMS, extra_pages: list[str] = ()) -> Env:
+def start_env(
+    root: Path,
+    pages: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    n: int = ITEMS,
+    extra_pages: list[str] = (),
+) -> Env:
     nats_srv = NatsServer(root / "nats").start()
     pg = PostgresServer(root / "pg").start()  # durable commits, as in production
     upgrade(pg.url)
@@ -133,8 +142,16 @@ async def retrying(fn: Callable[[], Awaitable[Any]], deadline: float) -> Any:
         try:
             return await fn()
         except DistillClientError as e:
-            if e.code not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL,
-                              grpc.StatusCode.DEADLINE_EXCEEDED) or time.monotonic() > deadline:
+            if (
+                e.code
+                not in (
+                    grpc.StatusCode.UNAVAILABLE,
+                    grpc.StatusCode.UNKNOWN,
+                    grpc.StatusCode.INTERNAL,
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                )
+                or time.monotonic() > deadline
+            ):
                 raise
             await asyncio.sleep(0.5)
 
@@ -158,17 +175,23 @@ class Result:
     failed_inputs: list[str] = field(default_factory=list)
 
     def line(self) -> str:
-        return (f"chaos[{self.scenario}]: items={self.items} succeeded={self.succeeded} failed={self.failed} "
-                f"lost={self.lost} duplicate_exports={self.duplicate_exports} "
-                f"duplicate_events={self.duplicate_events} missing_item_events={self.missing_item_events} "
-                f"task_event={self.task_event} faults={self.faults} seconds={self.seconds:.1f} "
-                f"recovery_seconds={self.recovery_seconds:.1f} failures={self.failures_by_code} "
-                f"dead_letters={self.dead_letters} failed_inputs={self.failed_inputs}")
+        return (
+            f"chaos[{self.scenario}]: items={self.items} succeeded={self.succeeded} failed={self.failed} "
+            f"lost={self.lost} duplicate_exports={self.duplicate_exports} "
+            f"duplicate_events={self.duplicate_events} missing_item_events={self.missing_item_events} "
+            f"task_event={self.task_event} faults={self.faults} seconds={self.seconds:.1f} "
+            f"recovery_seconds={self.recovery_seconds:.1f} failures={self.failures_by_code} "
+            f"dead_letters={self.dead_letters} failed_inputs={self.failed_inputs}"
+        )
 
 
-async def run_scenario(e: Env, name: str, urls: list[str],
-                       inject: Callable[[Env, asyncio.Event], Awaitable[None]] | None = None,
-                       timeout: float = 300.0) -> Result:
+async def run_scenario(
+    e: Env,
+    name: str,
+    urls: list[str],
+    inject: Callable[[Env, asyncio.Event], Awaitable[None]] | None = None,
+    timeout: float = 300.0,
+) -> Result:
     t0 = time.monotonic()
     deadline = t0 + timeout
     key = f"chaos-{name}-{uuid.uuid4().hex[:8]}"
@@ -178,8 +201,12 @@ async def run_scenario(e: Env, name: str, urls: list[str],
         task = await retrying(lambda: client.submit(urls, idempotency_key=key), deadline)
         while True:
             t = await retrying(lambda: client.get_task(task.id), deadline)
-            if t.status in (task_pb2.TASK_STATUS_SUCCEEDED, task_pb2.TASK_STATUS_FAILED,
-                            task_pb2.TASK_STATUS_PARTIALLY_FAILED, task_pb2.TASK_STATUS_CANCELLED):
+            if t.status in (
+                task_pb2.TASK_STATUS_SUCCEEDED,
+                task_pb2.TASK_STATUS_FAILED,
+                task_pb2.TASK_STATUS_PARTIALLY_FAILED,
+                task_pb2.TASK_STATUS_CANCELLED,
+            ):
                 break
             if time.monotonic() > deadline:
                 break
@@ -195,29 +222,45 @@ async def audit(e: Env, name: str, task_id: str, n: int, t0: float, finished: fl
     engine = make_engine(e.pg.url, pool_size=1)
     try:
         async with engine.connect() as conn:
-            items = [dict(r._mapping) for r in await conn.execute(
-                text("SELECT id, status, error, input FROM items WHERE task_id = :t"), {"t": uuid.UUID(task_id)})]
-            exports = Counter(r[0] for r in await conn.execute(
-                text("SELECT e.item_id FROM exports e JOIN items i ON i.id = e.item_id WHERE i.task_id = :t"),
-                {"t": uuid.UUID(task_id)}))
-            dead = Counter(r[0] for r in await conn.execute(
-                text("SELECT error_code FROM dead_letters WHERE task_id = :t OR task_id IS NULL"),
-                {"t": uuid.UUID(task_id)}))
-            tenant = (await conn.execute(text("SELECT tenant_id FROM tasks WHERE id = :t"),
-                                         {"t": uuid.UUID(task_id)})).scalar_one()
+            items = [
+                dict(r._mapping)
+                for r in await conn.execute(
+                    text("SELECT id, status, error, input FROM items WHERE task_id = :t"), {"t": uuid.UUID(task_id)}
+                )
+            ]
+            exports = Counter(
+                r[0]
+                for r in await conn.execute(
+                    text("SELECT e.item_id FROM exports e JOIN items i ON i.id = e.item_id WHERE i.task_id = :t"),
+                    {"t": uuid.UUID(task_id)},
+                )
+            )
+            dead = Counter(
+                r[0]
+                for r in await conn.execute(
+                    text("SELECT error_code FROM dead_letters WHERE task_id = :t OR task_id IS NULL"),
+                    {"t": uuid.UUID(task_id)},
+                )
+            )
+            tenant = (
+                await conn.execute(text("SELECT tenant_id FROM tasks WHERE id = :t"), {"t": uuid.UUID(task_id)})
+            ).scalar_one()
     finally:
         await engine.dispose()
     status = Counter(i["status"] for i in items)
     succeeded_ids = {str(i["id"]) for i in items if i["status"] == "succeeded"}
-    files = Counter(p.name.rsplit("-", 1)[-1].removesuffix(".md")
-                    for p in (e.stack.data_dir / "exports").rglob("*.md"))
+    files = Counter(p.name.rsplit("-", 1)[-1].removesuffix(".md") for p in (e.stack.data_dir / "exports").rglob("*.md"))
     dup_files = sum(c - 1 for c in files.values() if c > 1)
     missing_files = sum(1 for i in succeeded_ids if files.get(i[:8], 0) == 0)
     dup_rows = sum(c - 1 for c in exports.values() if c > 1)
     events = await read_events(e.nats.url, f"distill.events.{tenant}.{task_id}")
     ids = Counter(ev.event_id for ev in events)
-    terminal_items = {ev.item.id for ev in events if ev.type == task_pb2.EVENT_TYPE_ITEM_UPDATED
-                      and ev.item.status in (task_pb2.ITEM_STATUS_SUCCEEDED, task_pb2.ITEM_STATUS_FAILED)}
+    terminal_items = {
+        ev.item.id
+        for ev in events
+        if ev.type == task_pb2.EVENT_TYPE_ITEM_UPDATED
+        and ev.item.status in (task_pb2.ITEM_STATUS_SUCCEEDED, task_pb2.ITEM_STATUS_FAILED)
+    }
     finished_items = {str(i["id"]) for i in items if i["status"] in ("succeeded", "failed")}
     last_fault = max((t for t, _ in e.faults), default=t0)
     return Result(

@@ -107,8 +107,7 @@ async def test_postgres_restart(tmp_path: Path, capsys: pytest.CaptureFixture[st
         stop_env(e)
 
 
-async def test_gateway_killed_between_commit_and_publish(tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+async def test_gateway_killed_between_commit_and_publish(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Every new task kills the gateway right after its commit; the client retries with
     # the same idempotency key and the outbox relay publishes the accepted items.
     e = start_env(tmp_path, env={"DISTILL_FAILPOINTS": "gateway.crash_before_publish"})
@@ -125,8 +124,7 @@ async def test_worker_dies_after_commit_before_ack(tmp_path: Path, capsys: pytes
     # Workers die after committing a batch and before publishing the hand-off and
     # acking: the redelivered jobs find their stage done and only repeat the hand-off.
     marked = [f"commitcrash-{i}.html" for i in range(3)]
-    e = start_env(tmp_path, env={"DISTILL_FAILPOINTS": "runner.crash_after_commit=commitcrash"},
-                  extra_pages=marked)
+    e = start_env(tmp_path, env={"DISTILL_FAILPOINTS": "runner.crash_after_commit=commitcrash"}, extra_pages=marked)
     try:
         r = await run_scenario(e, "crash-after-commit", urls_of(e))
         report(r, capsys)
@@ -140,14 +138,18 @@ async def test_poison_messages(tmp_path: Path, capsys: pytest.CaptureFixture[str
     # Three pages kill the parser on every attempt; a malformed job and a job naming a
     # missing item are published straight to JetStream.
     poison = [f"poison-{i}.html" for i in range(3)]
-    e = start_env(tmp_path, env={"DISTILL_FAILPOINTS": "runner.crash_on_input=poison",
-                                 "DISTILL_PARSER_MAX_ATTEMPTS": "3"}, extra_pages=poison)
+    e = start_env(
+        tmp_path,
+        env={"DISTILL_FAILPOINTS": "runner.crash_on_input=poison", "DISTILL_PARSER_MAX_ATTEMPTS": "3"},
+        extra_pages=poison,
+    )
     try:
         nc = await nats.connect(e.nats.url)
         js = nc.jetstream()
         await js.publish("distill.jobs.parse.normal", b"\xff\x00 not a job")
-        missing = jobs_pb2.Job(item_id="00000000-0000-4000-8000-000000000001", task_id="x", tenant_id="x",
-                               stage=common_pb2.STAGE_PARSE)
+        missing = jobs_pb2.Job(
+            item_id="00000000-0000-4000-8000-000000000001", task_id="x", tenant_id="x", stage=common_pb2.STAGE_PARSE
+        )
         await js.publish("distill.jobs.parse.normal", missing.SerializeToString())
         await nc.close()
         r = await run_scenario(e, "poison", urls_of(e))
@@ -159,4 +161,3 @@ async def test_poison_messages(tmp_path: Path, capsys: pytest.CaptureFixture[str
         assert r.dead_letters.get("MISSING_ITEM") == 1
     finally:
         stop_env(e)
-
