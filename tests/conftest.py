@@ -10,6 +10,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,3 +63,30 @@ def database_url(pg_server: object) -> str:
     url = pg_server.url  # type: ignore[attr-defined]
     upgrade(url)
     return url
+
+
+@pytest.fixture
+async def fresh_database_url(database_url: str) -> Any:
+    """A database of its own on the session's PostgreSQL, migrated, dropped afterwards: for
+    tests that count what a whole stack did (its outbox relay and janitor see every row of
+    their database, so rows other tests left behind would be counted too)."""
+    import uuid
+
+    import asyncpg
+    from distill_core.db.migrate import upgrade_async
+
+    base = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    name = f"distill_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(base)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = database_url.rsplit("/", 1)[0] + f"/{name}"
+    await upgrade_async(url)
+    yield url
+    admin = await asyncpg.connect(base)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()

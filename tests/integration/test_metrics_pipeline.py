@@ -48,10 +48,10 @@ async def _gauge(p: Pipeline, name: str, want: Any, timeout: float = 20, **label
 
 
 async def test_a_small_run_shows_on_metrics(
-    nats_url: str, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    nats_url: str, fresh_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     quick_backoff(monkeypatch)
-    async with running_pipeline(nats_url, database_url, tmp_path, queue_metrics_interval=0.2) as p:
+    async with running_pipeline(nats_url, fresh_database_url, tmp_path, queue_metrics_interval=0.2) as p:
         _, key = await p.gw.tenant()
         before = scrape(p.metrics_url)
         urls = [p.pages.url(n) for n in ("article.html", "recipe.html", "missing.html", "flaky-1")]

@@ -56,9 +56,9 @@ def _hex(n: int, width: int) -> str:
 
 
 async def test_one_trace_follows_an_item_through_gateway_and_stages(
-    nats_url: str, database_url: str, tmp_path: Path, spans: InMemorySpanExporter, json_logs: Any
+    nats_url: str, fresh_database_url: str, tmp_path: Path, spans: InMemorySpanExporter, json_logs: Any
 ) -> None:
-    async with running_pipeline(nats_url, database_url, tmp_path) as p:
+    async with running_pipeline(nats_url, fresh_database_url, tmp_path) as p:
         _, key = await p.gw.tenant()
         traceparent = f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"
         urls = [p.pages.url("article.html"), p.pages.url("missing.html")]
