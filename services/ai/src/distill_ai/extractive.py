@@ -38,10 +38,15 @@ class Sentence:
     text: str
     position: int
     words: frozenset[str]
+    content: tuple[str, ...] = ()  # its content words in order (repeats kept): what rank() counts
 
 
 def content_words(s: str) -> list[str]:
-    return [w for w in (x.lower() for x in words(s)) if len(w) > 2 and w not in STOP]
+    return _content(words(s))
+
+
+def _content(ws: list[str]) -> list[str]:
+    return [w for w in (x.lower() for x in ws) if len(w) > 2 and w not in STOP]
 
 
 def _norm(s: str) -> str:
@@ -51,31 +56,42 @@ def _norm(s: str) -> str:
 def candidates(bs: list[Block], title: str = "") -> list[Sentence]:
     """Prose sentences fit to quote (the title and headings excluded); list items when there is no prose."""
     t = _norm(title)
-    out: list[str] = []
+    out: list[tuple[str, list[str]]] = []
     for b in bs:
         if b.kind == "prose":
-            out.extend(s for s in split_sentences(b.text) if _fits(s) and _norm(s) != t)
+            for s in split_sentences(b.text):
+                ws = words(s)  # once per sentence: fit, title check and content words all read it
+                if _fits_words(s, ws) and " ".join(ws).lower() != t:
+                    out.append((s, ws))
     if not out:
-        out = [strip_marker(b.text) for b in bs if b.kind == "item" and _fits(strip_marker(b.text))]
-    return [Sentence(s, i, frozenset(content_words(s))) for i, s in enumerate(out)]
+        for b in bs:
+            if b.kind == "item":
+                s = strip_marker(b.text)
+                ws = words(s)
+                if _fits_words(s, ws):
+                    out.append((s, ws))
+    sents = []
+    for i, (s, ws) in enumerate(out):
+        cw = _content(ws)
+        sents.append(Sentence(s, i, frozenset(cw), tuple(cw)))
+    return sents
 
 
-def _fits(s: str) -> bool:
-    n = len(words(s))
-    return MIN_WORDS <= n <= MAX_WORDS and len(s) >= 20
+def _fits_words(s: str, ws: list[str]) -> bool:
+    return MIN_WORDS <= len(ws) <= MAX_WORDS and len(s) >= 20
 
 
 def rank(sents: list[Sentence], title: str = "") -> list[float]:
     """A score per sentence: higher is more central."""
-    freq = Counter(w for s in sents for w in content_words(s.text))
+    content = [s.content if s.content or not s.words else tuple(content_words(s.text)) for s in sents]
+    freq = Counter(w for ws in content for w in ws)
     if not freq:
         return [0.0] * len(sents)
     top = max(freq.values())
     title_words = set(content_words(title))
     n = len(sents)
     scores = []
-    for s in sents:
-        ws = content_words(s.text)
+    for s, ws in zip(sents, content, strict=True):
         if not ws:
             scores.append(0.0)
             continue

@@ -4,7 +4,10 @@ YAKE (Campos et al. 2020) scores phrases of up to three words by the casing, pos
 frequency, spread and relatedness of their words. `yake_scores` computes it directly,
 with the yake package's stop-word lists and the same formulas; the package itself costs
 20-30 ms of CPU for a 2 kB page (per-word objects, a networkx graph, numpy medians), far
-too much for the local provider's 50 ms budget, and this single pass costs a few.
+too much for the local provider's 50 ms budget. This single pass costs one or two: a
+token's tag and key are looked up once per process (`_word`), each candidate extends the
+one a word shorter, and candidates are ranked lazily (a heap), so the cleaning below reads
+only as many as it keeps.
 
 YAKE's raw list repeats itself ("Saturday mornings", "mornings start", "Saturday") and
 keeps fragments that cross a verb ("Street opened"). We keep a phrase only if it shares
@@ -15,11 +18,12 @@ number word, and write a phrase in lower case when the text also does.
 
 from __future__ import annotations
 
+import heapq
 import importlib.util
 import math
 import re
-import statistics
 import string
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -90,10 +94,127 @@ class _Term:
         self.tf = 0
         self.a = 0  # occurrences as an acronym
         self.n = 0  # occurrences capitalised inside a sentence
-        self.sentences: list[int] = []
+        self.sentences: list[int] = []  # the sentences it occurs in, each once, in order
         self.left: dict[str, int] = {}  # term just before -> times
         self.right: dict[str, int] = {}
         self.h = 0.0
+
+
+_WORD_CACHE: dict[str, tuple[bool, str, str, str, str]] = {}
+_WORD_CACHE_MAX = 100_000
+
+
+def _word(word: str) -> tuple[bool, str, str, str, str]:
+    """(punctuation only, lower case, term key, tag first in a sentence, tag further on) of a
+    token; pure, so cached per process (a text's words repeat, and so do a language's)."""
+    info = _WORD_CACHE.get(word)
+    if info is None:
+        if len(_WORD_CACHE) >= _WORD_CACHE_MAX:
+            _WORD_CACHE.clear()
+        low = word.lower()
+        key = low[:-1] if low.endswith("s") and len(low) > 3 else low
+        info = (all(c in _PUNCT for c in word), low, key, _tag(word, 0), _tag(word, 1))
+        _WORD_CACHE[word] = info
+    return info
+
+
+def _candidates(text: str, lang: str, n: int) -> list[tuple[float, str]]:
+    """(YAKE score, phrase) of every candidate of up to n words, in no particular order."""
+    stop = stopwords(lang)
+    terms: dict[str, _Term] = {}
+    cands: dict[tuple[str, ...], list[Any]] = {}  # key -> [tf, surface]
+    n_sentences = 0
+    cached = _WORD_CACHE.get
+    for sentence in _SENTENCES.split(text):
+        tokens = _WORDS.findall(sentence)
+        if not tokens:
+            continue
+        sid = n_sentences
+        n_sentences += 1
+        # (term, word, key, candidate word) of the current run of words without punctuation;
+        # term is None for a digit or unusual token (no relation to its neighbours)
+        block: list[tuple[_Term | None, str, str, bool]] = []
+        for i, word in enumerate(tokens):
+            info = cached(word)
+            if info is None:
+                info = _word(word)
+            punct, low, key, tag0, tag1 = info
+            if punct:
+                block = []
+                continue
+            tag = tag1 if i else tag0
+            t = terms.get(key)
+            if t is None:
+                t = terms[key] = _Term(low in stop or key in stop or len(key.strip(_PUNCT)) < 3)
+            t.tf += 1
+            if tag == "a":
+                t.a += 1
+            elif tag == "n":
+                t.n += 1
+            ts = t.sentences
+            if not ts or ts[-1] != sid:
+                ts.append(sid)
+            plain = tag != "d" and tag != "u"
+            if plain and block:
+                prev = block[-1]
+                pt = prev[0]
+                if pt is not None:
+                    pt.right[key] = pt.right.get(key, 0) + 1
+                    t.left[prev[2]] = t.left.get(prev[2], 0) + 1
+            ok = plain and not t.stop
+            block.append((t if plain else None, word, key, ok))
+            # Candidates ending here: the last 1..n words, none of them a stop word or a number.
+            if not ok:
+                continue
+            k: tuple[str, ...] = (key,)
+            surface = word
+            size = 1
+            while True:
+                c = cands.get(k)
+                if c is None:
+                    cands[k] = [1, surface]
+                else:
+                    c[0] += 1
+                size += 1
+                if size > n or size > len(block):
+                    break
+                g = block[-size]
+                if not g[3]:
+                    break
+                k = (g[2], *k)
+                surface = f"{g[1]} {surface}"
+    valid = [t for t in terms.values() if not t.stop]
+    if not valid or not cands:
+        return []
+    tfs = [t.tf for t in valid]
+    mean = sum(tfs) / len(tfs)
+    std = math.sqrt(sum((x - mean) ** 2 for x in tfs) / len(tfs))
+    max_tf = max(t.tf for t in terms.values())
+    log = math.log
+    for t in valid:  # candidates hold no stop word: only these terms are ever scored
+        left, right = t.left, t.right
+        wdl, wil = len(left), sum(left.values())
+        wdr, wir = len(right), sum(right.values())
+        pwl = wdl / wil if wil else 0.0
+        pwr = wdr / wir if wir else 0.0
+        rel = (0.5 + pwl * t.tf / max_tf) + (0.5 + pwr * t.tf / max_tf)
+        freq = t.tf / (mean + std)
+        ss = t.sentences
+        spread = len(ss) / n_sentences
+        case = max(t.a, t.n) / (1.0 + log(t.tf))
+        m = len(ss) // 2
+        median = ss[m] if len(ss) % 2 else (ss[m - 1] + ss[m]) / 2
+        pos = log(log(3.0 + median))
+        t.h = (pos * rel) / (case + freq / rel + spread / rel)
+    out = []
+    for k, (tf, surface) in cands.items():
+        if len(k) == 1:
+            h = terms[k[0]].h
+            out.append((h / ((h + 1) * tf), surface))
+        else:
+            hs = [terms[x].h for x in k]
+            out.append((math.prod(hs) / ((sum(hs) + 1) * tf), surface))
+    return out
 
 
 def yake_scores(text: str, lang: str = "en", n: int = 3) -> list[tuple[str, float]]:
@@ -106,71 +227,15 @@ def yake_scores(text: str, lang: str = "en", n: int = 3) -> list[tuple[str, floa
     anyway), and candidates that differ only by a plural "s" count as one (YAKE already
     merges them as single terms). One pass over the tokens does everything.
     """
-    stop = stopwords(lang)
-    terms: dict[str, _Term] = {}
-    cands: dict[tuple[str, ...], list[Any]] = {}  # key -> [tf, surface]
-    n_sentences = 0
-    for sentence in _SENTENCES.split(text):
-        tokens = _WORDS.findall(sentence)
-        if not tokens:
-            continue
-        sid = n_sentences
-        n_sentences += 1
-        block: list[tuple[str, str, str]] = []  # (tag, word, key) of the current run without punctuation
-        for i, word in enumerate(tokens):
-            if all(c in _PUNCT for c in word):
-                block = []
-                continue
-            tag = _tag(word, i)
-            low = word.lower()
-            key = low[:-1] if low.endswith("s") and len(low) > 3 else low
-            t = terms.get(key)
-            if t is None:
-                t = terms[key] = _Term(low in stop or key in stop or len(key.strip(_PUNCT)) < 3)
-            t.tf += 1
-            t.a += tag == "a"
-            t.n += tag == "n"
-            t.sentences.append(sid)
-            if tag not in "du" and block and block[-1][0] not in "du":
-                prev = block[-1][2]
-                terms[prev].right[key] = terms[prev].right.get(key, 0) + 1
-                t.left[prev] = t.left.get(prev, 0) + 1
-            block.append((tag, word, key))
-            # Candidates ending here: the last 1..n words, none of them a stop word or a number.
-            for size in range(1, min(n, len(block)) + 1):
-                gram = block[-size:]
-                if gram[0][0] in "du" or terms[gram[0][2]].stop or any(g[0] in "du" or terms[g[2]].stop for g in gram):
-                    break
-                k = tuple(g[2] for g in gram)
-                c = cands.get(k)
-                if c is None:
-                    cands[k] = [1, " ".join(g[1] for g in gram)]
-                else:
-                    c[0] += 1
-    valid = [t for t in terms.values() if not t.stop]
-    if not valid or not cands:
-        return []
-    tfs = [t.tf for t in valid]
-    mean = sum(tfs) / len(tfs)
-    std = math.sqrt(sum((x - mean) ** 2 for x in tfs) / len(tfs))
-    max_tf = max(t.tf for t in terms.values())
-    for t in terms.values():
-        wdl, wil = len(t.left), sum(t.left.values())
-        wdr, wir = len(t.right), sum(t.right.values())
-        pwl = wdl / wil if wil else 0.0
-        pwr = wdr / wir if wir else 0.0
-        rel = (0.5 + pwl * t.tf / max_tf) + (0.5 + pwr * t.tf / max_tf)
-        freq = t.tf / (mean + std)
-        spread = len(set(t.sentences)) / n_sentences
-        case = max(t.a, t.n) / (1.0 + math.log(t.tf))
-        pos = math.log(math.log(3.0 + statistics.median(sorted(set(t.sentences)))))
-        t.h = (pos * rel) / (case + freq / rel + spread / rel)
-    scored = []
-    for k, (tf, surface) in cands.items():
-        hs = [terms[x].h for x in k]
-        scored.append((surface, math.prod(hs) / ((sum(hs) + 1) * tf)))
-    scored.sort(key=lambda x: (x[1], x[0]))
-    return scored
+    return [(p, s) for s, p in sorted(_candidates(text, lang, n))]
+
+
+def _ranked(text: str, lang: str, n: int = 3) -> Iterator[str]:
+    """The phrases of yake_scores, best first, sorted only as far as they are read."""
+    heap = _candidates(text, lang, n)
+    heapq.heapify(heap)
+    while heap:
+        yield heapq.heappop(heap)[1]
 
 
 def warm_up() -> None:
@@ -222,7 +287,7 @@ def natural_case(phrase: str, text: str) -> str:
     return phrase
 
 
-def select(phrases: list[str], n: int) -> list[str]:
+def select(phrases: Iterable[str], n: int) -> list[str]:
     """At most n phrases, best first, none sharing a word stem with a better one (then fill up)."""
     picked: list[tuple[str, frozenset[str]]] = []
     rest: list[tuple[str, frozenset[str]]] = []
@@ -253,5 +318,5 @@ def keywords(text: str, n: int, language: str | None = None) -> list[str]:
         return []
     text = text[:MAX_TEXT]
     lang = ((language or "en").split("-")[0].lower() or "en")[:2]
-    phrases = [p for p, _ in yake_scores(text, lang)]
-    return [natural_case(p, text) for p in select([p for p in phrases if acceptable(p)], n)]
+    phrases = (p for p in _ranked(text, lang) if acceptable(p))  # read only as far as select needs
+    return [natural_case(p, text) for p in select(phrases, n)]

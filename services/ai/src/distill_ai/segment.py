@@ -13,11 +13,31 @@ import re
 from dataclasses import dataclass
 
 BULLET = re.compile(r"^\s*(?:[-*•·▪◦‣–—▢☐✓✔➤►]+|\d{1,2}[.)]|\(\d{1,2}\)|step\s*\d+\s*[:.)-]?)\s+", re.I)
-_END = re.compile(r"[.!?…:;。！？]['\"”’)\]]*$")
-_SENTENCE_END = re.compile(r"[.!?…。！？]['\"”’)\]]*$")
+_CLOSERS = "'\"”’)]"
+_END_MARKS = frozenset(".!?…:;。！？")
+_SENTENCE_END_MARKS = frozenset(".!?…。！？")
 _SPLIT = re.compile(r"(?<=[.!?…])['\"”’)\]]*\s+(?=['\"“‘(\[]?[A-Z0-9À-ÝĀ-ſА-ЯΑ-Ω])|(?<=[。！？])")
 _ABBREV = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Prof|St|Sr|Jr|vs|etc|e\.g|i\.e|No|Fig|approx|Inc|Ltd|Co|Mt)\.$", re.I)
 WORD = re.compile(r"[^\W\d_][\w'’-]*", re.U)
+_ABBREV_TAIL = 9  # "approx." and the character before it: all _ABBREV can match at the end
+
+
+def _ends_with(line: str, marks: frozenset[str]) -> bool:
+    """The line ends with one of the marks, maybe followed by closing quotes or brackets
+    (a right-to-left look at its last characters, not a regex scan of the whole line)."""
+    if line.endswith("\n"):
+        line = line[:-1]
+    t = line.rstrip(_CLOSERS)
+    return bool(t) and t[-1] in marks
+
+
+def _ends_clause(line: str) -> bool:
+    return _ends_with(line, _END_MARKS)
+
+
+def _ends_sentence(line: str) -> bool:
+    return _ends_with(line, _SENTENCE_END_MARKS)
+
 
 HEADING_MAX_WORDS = 12
 
@@ -34,7 +54,7 @@ def _is_item(line: str) -> bool:
 
 
 def _heading_like(line: str) -> bool:
-    return not _SENTENCE_END.search(line) and len(line) <= 100 and len(line.split()) <= HEADING_MAX_WORDS
+    return not _ends_sentence(line) and len(line) <= 100 and len(line.split()) <= HEADING_MAX_WORDS
 
 
 def _starts_upper(line: str) -> bool:
@@ -54,7 +74,7 @@ def blocks(text: str) -> list[Block]:
             joined = " ".join(cur)
             if cur_item:
                 kind = "item"
-            elif (_END.search(joined) and not joined.endswith(":")) or not _heading_like(joined):
+            elif (_ends_clause(joined) and not joined.endswith(":")) or not _heading_like(joined):
                 kind = "prose"
             else:
                 kind = "heading"
@@ -69,8 +89,8 @@ def blocks(text: str) -> list[Block]:
         item = _is_item(line)
         if cur:
             last = cur[-1]
-            wrapped = not item and not _END.search(last) and not _starts_upper(line)
-            long_wrap = not item and not _END.search(last) and not _heading_like(last) and not cur_item
+            wrapped = not item and not _ends_clause(last) and not _starts_upper(line)
+            long_wrap = not item and not _ends_clause(last) and not _heading_like(last) and not cur_item
             if not (wrapped or long_wrap):
                 flush()
         if not cur:
@@ -85,7 +105,7 @@ def split_sentences(paragraph: str) -> list[str]:
     parts = [p.strip() for p in _SPLIT.split(paragraph) if p and p.strip()]
     out: list[str] = []
     for p in parts:
-        if out and _ABBREV.search(out[-1]):
+        if out and _ABBREV.search(out[-1], max(0, len(out[-1]) - _ABBREV_TAIL)):
             out[-1] = f"{out[-1]} {p}"
         else:
             out.append(p)
@@ -116,5 +136,5 @@ def for_keywords(bs: list[Block]) -> str:
     parts = []
     for b in bs:
         t = strip_marker(b.text) if b.kind == "item" else b.text
-        parts.append(t if _SENTENCE_END.search(t) else f"{t.rstrip(':;')}.")
+        parts.append(t if _ends_sentence(t) else f"{t.rstrip(':;')}.")
     return "\n".join(parts)
