@@ -105,6 +105,10 @@ async def test_dashboard_files_are_served_with_their_headers(web: HttpGateway) -
         ("GET", "/v1/events"),
         ("GET", "/v1/vapidPublicKey"),
         ("POST", "/v1/pushSubscriptions"),
+        ("POST", "/v1/uploads"),
+        ("POST", f"/v1/tasks/{uuid.uuid4()}/reports"),
+        ("GET", f"/v1/reports/{uuid.uuid4()}"),
+        ("GET", f"/v1/reports/{uuid.uuid4()}/content"),
     ],
 )
 async def test_every_call_needs_a_valid_key(web: HttpGateway, method: str, path: str) -> None:

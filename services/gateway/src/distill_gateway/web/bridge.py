@@ -21,10 +21,12 @@ calls.py's decorators, which both paths run.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, NoReturn
 
 import grpc
+from distill_core.errors import DistillError
 from google.protobuf.message import Message
 
 # HTTP request headers handed to the servicers as gRPC metadata (lower-case, as gRPC has them).
@@ -32,12 +34,14 @@ FORWARDED_HEADERS = ("authorization", "traceparent", "tracestate", "x-request-id
 
 
 class RpcAbort(Exception):
-    """A servicer ended the call with a status (what `context.abort` raises here)."""
+    """A servicer ended the call with a status (what `context.abort` raises here). `reason`:
+    the Distill error code behind it (FILE_TOO_LARGE, ...), when the servicer raised one."""
 
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+    def __init__(self, code: grpc.StatusCode, details: str, reason: str = "") -> None:
         super().__init__(f"{code.name}: {details}")
         self.code = code
         self.details = details
+        self.reason = reason
 
 
 def peer_of(client: tuple[str, int] | None) -> str:
@@ -83,7 +87,9 @@ class HttpCallContext:
         self, code: grpc.StatusCode, details: str = "", trailing_metadata: tuple[tuple[str, str], ...] = ()
     ) -> NoReturn:
         self._trailing = tuple(trailing_metadata)
-        raise RpcAbort(code, details)
+        # calls.py aborts from the `except` block of the error it maps: that error's code.
+        handled = sys.exc_info()[1]
+        raise RpcAbort(code, details, handled.code if isinstance(handled, DistillError) else "")
 
     def set_code(self, code: grpc.StatusCode) -> None:
         self._code = code

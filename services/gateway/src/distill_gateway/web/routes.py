@@ -9,6 +9,10 @@
     GET    /v1/tasks/{id}/events           WatchTask         Server-Sent Events; Last-Event-ID resumes
     GET    /v1/items/{id}                  GetItem           ?view=full
     GET    /v1/events                      WatchTasks        Server-Sent Events; ?label=k=v
+    POST   /v1/uploads                     UploadFiles       multipart/form-data (transfers.py)
+    POST   /v1/tasks/{id}/reports          ExportTaskReport  body: {format}
+    GET    /v1/reports/{id}                GetReport
+    GET    /v1/reports/{id}/content        DownloadReport    the file
     GET    /v1/vapidPublicKey              GetVapidPublicKey
     POST   /v1/pushSubscriptions           CreatePushSubscription
     DELETE /v1/pushSubscriptions/{id}      DeletePushSubscription
@@ -47,6 +51,8 @@ from distill_gateway.web.jsonmap import (
     parse_body,
     to_json,
 )
+from distill_gateway.web.responses import problem_response
+from distill_gateway.web.transfers import TransferRoutes
 
 log = get_logger(__name__)
 
@@ -54,15 +60,6 @@ TASK_STATUS = task_pb2.TaskStatus.DESCRIPTOR
 ITEM_STATUS = task_pb2.ItemStatus.DESCRIPTOR
 ITEM_VIEW = task_pb2.ItemView.DESCRIPTOR
 PAGING = ("page_size", "page_token")
-
-
-class ProblemResponse(JSONResponse):
-    media_type = problems.PROBLEM_JSON
-
-
-def problem_response(code: grpc.StatusCode, detail: str, instance: str = "", *, status: int | None = None) -> Response:
-    status, body = problems.problem(code, detail, instance, status=status)
-    return ProblemResponse(body, status_code=status, headers=problems.headers_for(code))
 
 
 class BodyTooLarge(Exception):
@@ -82,7 +79,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-class Api:
+class Api(TransferRoutes):  # transfers.py: uploads and reports
     def __init__(self, pipeline: Any, notifications: Any, closing: asyncio.Event, max_body_bytes: int) -> None:
         self.pipeline = pipeline
         self.notifications = notifications
@@ -100,6 +97,10 @@ class Api:
             Route("/v1/vapidPublicKey", self.vapid_public_key, methods=["GET"]),
             Route("/v1/pushSubscriptions", self.push_subscriptions, methods=["POST"]),
             Route("/v1/pushSubscriptions/{id}", self.push_subscription, methods=["DELETE"]),
+            Route("/v1/uploads", self.upload, methods=["POST"]),
+            Route("/v1/tasks/{id}/reports", self.task_reports, methods=["POST"]),
+            Route("/v1/reports/{id}", self.report, methods=["GET"]),
+            Route("/v1/reports/{id}/content", self.report_content, methods=["GET"]),
         ]
 
     # --- plumbing -------------------------------------------------------------------------
@@ -108,8 +109,15 @@ class Api:
     def context(request: Request) -> HttpCallContext:
         return HttpCallContext(bridge.metadata_of(request.headers), bridge.peer_of(request.client))
 
-    async def call(self, request: Request, method: Callable[..., Any], build: Callable[[], Any]) -> Response:
-        """Build the request message (from the query or body), call the servicer, answer JSON."""
+    async def call(
+        self,
+        request: Request,
+        method: Callable[..., Any],
+        build: Callable[[], Any],
+        shape: Callable[[Any], Any] | None = None,
+    ) -> Response:
+        """Build the request message (from the query or body), call the servicer, answer JSON
+        (of `shape(response)` when given)."""
         context = self.context(request)
         try:
             message = await build()
@@ -122,7 +130,7 @@ class Api:
             response = await bridge.unary(method, message, context)
         except RpcAbort as e:
             return problem_response(e.code, e.details, request.url.path)
-        return JSONResponse(to_json(response))
+        return JSONResponse(to_json(shape(response) if shape else response))
 
     @staticmethod
     async def unreadable(

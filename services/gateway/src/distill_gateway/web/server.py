@@ -184,7 +184,6 @@ class HttpServer:
     async def stop(self) -> None:
         """End the event streams, finish requests in flight, close."""
         self.closing.set()
-        print("STOP set", id(self.closing), flush=True)
         self.server.should_exit = True
         if self.task is not None:
             with contextlib.suppress(asyncio.CancelledError):
