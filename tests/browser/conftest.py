@@ -26,6 +26,7 @@ import pytest
 from tests.e2e.conftest import ROOT, Stack, start_stack, stop_stack
 
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
+UPLOAD_LIMIT = 2_000_000
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -143,6 +144,7 @@ def dashboard(chromium: tuple[str, str], tmp_path_factory: pytest.TempPathFactor
         "DISTILL_PARSER_MAX_ATTEMPTS": "1",  # a page that answers 500 fails at once, to be retried by hand
         "DISTILL_NOTIFIER_BACKOFF": "0.2,0.5,1",
         "DISTILL_RESTART_BACKOFF_MAX": "0.5",
+        "DISTILL_UPLOAD_MAX_FILE_BYTES": str(UPLOAD_LIMIT),  # an upload over it is refused in the page
     }
     stack = start_stack(tmp_path_factory.mktemp("dashboard") / "data", extra_env=env)
     try:

@@ -1,10 +1,13 @@
 """The dashboard in headless Chromium against a whole `distill up` stack: the key from the
 URL fragment, live per-phase progress, a failed item retried by hand, Web Push from the
-button to a notification, filters, paging, cancel. Screenshots in test-artifacts/browser/."""
+button to a notification, filters, paging, cancel, a file uploaded with progress and its
+task's PDF report downloaded, an upload over the limit refused. Screenshots in
+test-artifacts/browser/."""
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import time
 import urllib.request
@@ -13,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 from selenium.webdriver.common.by import By
 
-from tests.browser.conftest import Dashboard, Pages, shoot, wait_until
+from tests.browser.conftest import UPLOAD_LIMIT, Dashboard, Pages, shoot, wait_until
 from tests.browser.push import deliver_push, subscription_shim
 from tests.fakes.push_service import PushService, unb64u
 
@@ -247,3 +251,102 @@ def test_a_key_typed_in_once_is_kept_and_a_wrong_one_is_refused(dashboard: Dashb
     d.find_element(By.ID, "signout").click()
     wait_until(lambda: d.find_element(By.ID, "keybox").is_displayed(), 15, "the key form again")
     assert d.execute_script("return localStorage.getItem('distill.apiKey')") is None
+
+
+# Every text the upload's status line shows, in order (set before the upload starts).
+RECORD_UPLOAD_STATUS = """
+window.__uploadSaid = [];
+new MutationObserver(() => window.__uploadSaid.push(document.getElementById('upload-status').textContent))
+  .observe(document.getElementById('upload-status'), { childList: true, characterData: true, subtree: true });
+"""
+
+# What a drop of a file from the desktop dispatches (selenium cannot drag files in).
+DROP_FILE = """
+const dt = new DataTransfer();
+dt.items.add(new File(['a note'], arguments[0], { type: 'text/plain' }));
+const zone = document.getElementById('dropzone');
+for (const type of ['dragover', 'drop']) {
+  zone.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+}
+"""
+
+
+def test_upload_a_file_watch_it_finish_and_download_its_pdf_report(
+    dashboard: Dashboard, browser: Any, tmp_path: Path
+) -> None:
+    d = browser
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    d.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    notes = tmp_path / "harbour-notes.md"
+    notes.write_text(
+        "# Harbour walk notes\n\nThe tide came in at six and the fishing boats followed it into the harbour. "
+        "Gulls circled the market while the nets were mended on the quay.\n"
+    )
+    open_signed_in(d, dashboard)
+    tasks_before = api(dashboard, "GET", "/v1/tasks")["total_size"]
+
+    # A file chosen with the file picker (the keyboard's way; the drop zone adds to the same list).
+    d.find_element(By.ID, "files").send_keys(str(notes))
+    chosen = wait_until(lambda: d.find_element(By.ID, "chosen").text, 10, "the chosen file listed")
+    assert "harbour-notes.md" in chosen and "bytes" in chosen
+    shoot(d, "9-file-chosen")
+    d.execute_script(RECORD_UPLOAD_STATUS)
+    d.find_element(By.ID, "submit-button").click()
+    wait_until(lambda: text(d, "upload-status") == "Uploaded 1 file.", 30, "the upload to finish")
+    said = d.execute_script("return window.__uploadSaid")
+    assert any(s.startswith("Uploading 1 file: ") and s.endswith("(100 %)") for s in said), said
+    assert not d.find_element(By.ID, "chosen").is_displayed(), "the list is cleared once uploaded"
+
+    # The file is the new task's item, and goes through every phase live.
+    def finished() -> list[dict[str, Any]] | None:
+        now = items(d)
+        return now if len(now) == 1 and now[0]["phases"] == DONE and now[0]["export"] else None
+
+    done = wait_until(finished, 120, "the uploaded file's item done")[0]
+    assert done["title"] == "Harbour walk notes", "the file's first heading is its title"
+    assert api(dashboard, "GET", "/v1/tasks")["total_size"] == tasks_before + 1
+    task_id = d.execute_script("return location.hash").split("task=")[1]
+    item = api(dashboard, "GET", f"/v1/items/{done['id']}")
+    assert item["task_id"] == task_id and item["input_kind"] == "INPUT_KIND_FILE"
+    assert item["input"].endswith("/harbour-notes.md")
+    shoot(d, "10-uploaded-file-done")
+
+    # Download report (PDF): the status is said while it is made, then the file is saved.
+    assert d.find_element(By.ID, "report-format").get_attribute("value") == "REPORT_FORMAT_PDF"
+    d.find_element(By.ID, "report-button").click()
+    states: set[str] = set()
+
+    def downloaded() -> bool:
+        states.add(d.find_element(By.ID, "report-status").get_attribute("data-state"))
+        return "downloaded" in states
+
+    wait_until(downloaded, 60, "the report to be made and downloaded", interval=0.05)
+    name = f"distill-report-{task_id.replace('-', '')[:8]}.pdf"
+    assert text(d, "report-status").startswith(f"Downloaded {name} (")
+    assert states & {"asking", "queued", "running", "downloading"}, f"no status was shown before the end: {states}"
+    saved = downloads / name
+    wait_until(lambda: saved.is_file() and not list(downloads.glob("*.crdownload")), 15, f"{name} in the downloads")
+    pdf = PdfReader(io.BytesIO(saved.read_bytes()))
+    assert "Harbour walk notes" in "\n".join(p.extract_text() for p in pdf.pages)
+    shoot(d, "11-report-downloaded")
+
+    # Files dropped on the zone join the list; each can be removed again.
+    d.execute_script(DROP_FILE, "dropped note.txt")
+    wait_until(lambda: "dropped note.txt" in d.find_element(By.ID, "chosen").text, 10, "the dropped file listed")
+    assert text(d, "upload-status") == "1 file ready to upload."
+    d.find_element(By.CSS_SELECTOR, '#chosen button[aria-label="Remove dropped note.txt"]').click()
+    assert not d.find_element(By.ID, "chosen").is_displayed()
+
+    # A file over DISTILL_UPLOAD_MAX_FILE_BYTES: refused with the server's reason, no task made.
+    big = tmp_path / "big-scan.txt"
+    big.write_bytes(b"word " * (UPLOAD_LIMIT // 5 + 20_000))
+    d.find_element(By.ID, "files").send_keys(str(big))
+    d.find_element(By.ID, "submit-button").click()
+    wait_until(lambda: text(d, "upload-status").startswith("Not uploaded:"), 30, "the refusal")
+    refusal = text(d, "upload-status")
+    assert "'big-scan.txt' is larger than 2000000 bytes" in refusal and "DISTILL_UPLOAD_MAX_FILE_BYTES" in refusal
+    assert "error" in d.find_element(By.ID, "upload-status").get_attribute("class")
+    assert "big-scan.txt" in d.find_element(By.ID, "chosen").text, "the file stays chosen, to try again"
+    assert api(dashboard, "GET", "/v1/tasks")["total_size"] == tasks_before + 1, "a refused upload makes no task"
+    shoot(d, "12-upload-refused")

@@ -23,6 +23,19 @@
   /** "TASK_STATUS_PARTIALLY_FAILED" -> "partially_failed" */
   const short = (name) => String(name || "").replace(/^(TASK|ITEM|PHASE)_STATUS_/, "").toLowerCase();
   const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const REPORT_FORMAT = { REPORT_FORMAT_PDF: "PDF", REPORT_FORMAT_MARKDOWN: "Markdown", REPORT_FORMAT_JSON: "JSON" };
+
+  /** 1234567 -> "1.2 MB" */
+  function bytes(n) {
+    const units = ["bytes", "kB", "MB", "GB"];
+    let v = Number(n) || 0;
+    let u = 0;
+    while (v >= 1000 && u < units.length - 1) {
+      v /= 1000;
+      u += 1;
+    }
+    return u === 0 ? `${v} ${units[0]}` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
+  }
 
   const state = {
     filter: "",
@@ -38,6 +51,9 @@
     watch: null,
     watchOver: false,
     refreshing: new Set(),
+    files: [], // chosen for upload, in order
+    upload: null, // the XMLHttpRequest in flight
+    report: 0, // bumped when the task changes: a report being fetched for the old one is dropped
   };
 
   // --- messages ---------------------------------------------------------------------------
@@ -237,8 +253,9 @@
     return fmt.format(Math.round(seconds), "second");
   }
 
-  function countsText(c) {
-    const parts = [plural(c.total || 0, "link")];
+  /** "3 links · 2 done · 1 failed"; an upload's items are files (and maybe links): "items". */
+  function countsText(c, kind) {
+    const parts = [plural(c.total || 0, kind === "INPUT_KIND_FILE" ? "item" : "link")];
     if (c.succeeded) parts.push(`${c.succeeded} done`);
     if (c.running) parts.push(`${c.running} running`);
     if (c.pending) parts.push(`${c.pending} waiting`);
@@ -263,12 +280,12 @@
   function fillTaskRow(li, task) {
     li.dataset.status = short(task.status);
     badge(li.querySelector(".badge"), task.status);
-    li.querySelector(".task-what").textContent = countsText(task.counts || {});
+    li.querySelector(".task-what").textContent = countsText(task.counts || {}, task.input_kind);
     const t = li.querySelector(".task-when");
     t.textContent = when(task.create_time);
     t.title = task.create_time || "";
     li.querySelector("progress").value = task.progress || 0;
-    li.querySelector("button").setAttribute("aria-label", `Task ${task.id.slice(0, 8)}: ${short(task.status)}, ${countsText(task.counts || {})}`);
+    li.querySelector("button").setAttribute("aria-label", `Task ${task.id.slice(0, 8)}: ${short(task.status)}, ${countsText(task.counts || {}, task.input_kind)}`);
     li.setAttribute("aria-current", String(task.id === state.selected));
   }
 
@@ -338,6 +355,9 @@
     $("items").replaceChildren();
     $("detail").hidden = false;
     $("detail-title").textContent = `Task ${id.slice(0, 8)}`;
+    state.report += 1;
+    reportStatus("", "");
+    $("report-button").disabled = false;
     for (const li of $("tasks").children) li.setAttribute("aria-current", String(li.dataset.id === id));
     history.replaceState(null, "", `${location.pathname}${location.search}#task=${encodeURIComponent(id)}`);
     watchTask(id);
@@ -381,7 +401,7 @@
     const t = state.task;
     badge($("detail-status"), t.status);
     $("detail-progress").value = t.progress || 0;
-    $("detail-counts").textContent = `${countsText(t.counts || {})} · ${t.progress || 0}% finished`;
+    $("detail-counts").textContent = `${countsText(t.counts || {}, t.input_kind)} · ${t.progress || 0}% finished`;
     $("cancel").hidden = TERMINAL.has(t.status);
     $("retry-all").hidden = !((t.counts || {}).failed > 0);
     const li = $("tasks").querySelector(`li[data-id="${CSS.escape(t.id)}"]`);
@@ -573,8 +593,13 @@
   async function submit(e) {
     e.preventDefault();
     const urls = $("urls").value.split(/\s+/).map((s) => s.trim()).filter(Boolean);
+    if (state.files.length) {
+      await uploadFiles(urls);
+      return;
+    }
     if (!urls.length) {
-      say("Paste at least one link.", true);
+      say("Paste at least one link, or choose a file.", true);
+      $("urls").focus();
       return;
     }
     const button = $("submit-button");
@@ -583,10 +608,7 @@
       const task = await api("POST", "/v1/tasks", { urls, priority: $("priority").value });
       $("urls").value = "";
       say(`Submitted ${plural(urls.length, "link")}.`);
-      state.tokens = [""];
-      state.page = 0;
-      await loadTasks();
-      selectTask(task.id);
+      await showNewTask(task);
     } catch (err) {
       if (err.status !== 401) {
         say(err.message, true);
@@ -595,6 +617,241 @@
     } finally {
       button.disabled = false;
     }
+  }
+
+  async function showNewTask(task) {
+    state.tokens = [""];
+    state.page = 0;
+    await loadTasks();
+    selectTask(task.id);
+  }
+
+  // --- uploading files --------------------------------------------------------------------
+
+  function addFiles(list) {
+    for (const f of list) {
+      const known = state.files.some((g) => g.name === f.name && g.size === f.size && g.lastModified === f.lastModified);
+      if (!known) state.files.push(f);
+    }
+    renderChosen();
+  }
+
+  /** The file input shows every file of the list (dropped ones too), not only its last choice. */
+  function syncInput() {
+    try {
+      const dt = new DataTransfer();
+      for (const f of state.files) dt.items.add(f);
+      $("files").files = dt.files;
+    } catch {
+      $("files").value = ""; // a browser without a DataTransfer constructor: the list alone says it
+    }
+  }
+
+  function renderChosen() {
+    const rows = state.files.map((f, i) => {
+      const li = document.createElement("li");
+      const name = document.createElement("span");
+      name.className = "file-name";
+      name.textContent = f.name;
+      const size = document.createElement("span");
+      size.className = "muted";
+      size.textContent = bytes(f.size);
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "quiet";
+      remove.textContent = "Remove";
+      remove.setAttribute("aria-label", `Remove ${f.name}`);
+      remove.disabled = Boolean(state.upload);
+      remove.addEventListener("click", () => {
+        state.files.splice(i, 1);
+        renderChosen();
+        $("files").focus();
+      });
+      li.append(name, size, remove);
+      return li;
+    });
+    $("chosen").replaceChildren(...rows);
+    $("chosen").hidden = rows.length === 0;
+    syncInput();
+    $("clear-files").hidden = rows.length === 0 || Boolean(state.upload);
+  }
+
+  function uploadStatus(text, error = false) {
+    const p = $("upload-status");
+    p.textContent = text;
+    p.classList.toggle("error", error);
+  }
+
+  /** The files (and any links) as one task, with upload progress; resolves when it is over. */
+  function uploadFiles(urls) {
+    const files = [...state.files];
+    const form = new FormData();
+    form.append("priority", $("priority").value); // options before the files: the server reads in order
+    for (const f of files) form.append("file", f, f.name);
+    for (const u of urls) form.append("url", u);
+    const total = files.reduce((n, f) => n + f.size, 0);
+    const what = plural(files.length, "file") + (urls.length ? ` and ${plural(urls.length, "link")}` : "");
+    const bar = $("upload-progress");
+    const xhr = new XMLHttpRequest();
+    let told = -1; // the last 10 % step said in words (a screen reader hears each change)
+
+    const busy = (on) => {
+      state.upload = on ? xhr : null;
+      $("submit-button").disabled = on;
+      $("files").disabled = on;
+      $("stop-upload").hidden = !on;
+      bar.hidden = !on;
+      renderChosen();
+    };
+
+    return new Promise((resolve) => {
+      xhr.open("POST", "/v1/uploads");
+      xhr.setRequestHeader("Authorization", `Bearer ${apiKey()}`);
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.upload.addEventListener("progress", (ev) => {
+        const sent = ev.lengthComputable ? ev.loaded : 0;
+        const all = ev.lengthComputable ? ev.total : total;
+        const pct = all ? Math.min(100, Math.floor((sent / all) * 100)) : 0;
+        bar.value = pct;
+        if (Math.floor(pct / 10) !== told) {
+          told = Math.floor(pct / 10);
+          uploadStatus(`Uploading ${what}: ${bytes(sent)} of ${bytes(all)} (${pct} %)`);
+        }
+      });
+      xhr.upload.addEventListener("load", () => {
+        bar.value = 100;
+        uploadStatus(`Uploaded ${bytes(total)}; the server is storing ${plural(files.length, "file")}…`);
+      });
+      xhr.addEventListener("load", async () => {
+        busy(false);
+        let doc = {};
+        try {
+          doc = JSON.parse(xhr.responseText);
+        } catch {
+          doc = { detail: `${xhr.status} ${xhr.statusText}` };
+        }
+        if (xhr.status === 200) {
+          state.files = [];
+          renderChosen();
+          $("urls").value = "";
+          uploadStatus(`Uploaded ${what}.`);
+          await showNewTask(doc);
+        } else {
+          const err = new ApiError(doc, xhr.status);
+          if (xhr.status === 401) askForKey(`${err.message}. Enter a valid key.`);
+          else uploadStatus(`Not uploaded: ${err.message}`, true);
+        }
+        resolve();
+      });
+      xhr.addEventListener("error", () => {
+        busy(false);
+        uploadStatus("The upload failed: the Distill server cannot be reached.", true);
+        resolve();
+      });
+      xhr.addEventListener("abort", () => {
+        busy(false);
+        uploadStatus("Upload stopped; nothing of it was kept.");
+        resolve();
+      });
+      busy(true);
+      uploadStatus(`Uploading ${what}…`);
+      xhr.send(form);
+    });
+  }
+
+  function initDropZone() {
+    const zone = $("dropzone");
+    const hasFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes("Files");
+    zone.addEventListener("dragover", (e) => {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      e.dataTransfer.dropEffect = "copy";
+      zone.classList.add("over");
+    });
+    zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+    zone.addEventListener("drop", (e) => {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      zone.classList.remove("over");
+      if (state.upload) return;
+      addFiles(e.dataTransfer.files);
+      uploadStatus(`${plural(state.files.length, "file")} ready to upload.`);
+    });
+    // A file dropped beside the zone would replace the dashboard with the file.
+    for (const type of ["dragover", "drop"]) {
+      window.addEventListener(type, (e) => {
+        if (hasFiles(e) && !zone.contains(e.target)) e.preventDefault();
+      });
+    }
+  }
+
+  // --- reports ----------------------------------------------------------------------------
+
+  function reportStatus(text, stateName, error = false) {
+    const p = $("report-status");
+    p.textContent = text;
+    p.dataset.state = stateName;
+    p.classList.toggle("error", error);
+  }
+
+  /** Ask for a report of the selected task, follow it until it is made, then save it. */
+  async function downloadReport() {
+    const taskId = state.selected;
+    const mine = ++state.report;
+    const format = $("report-format").value;
+    const label = REPORT_FORMAT[format] || format;
+    const current = () => mine === state.report;
+    const button = $("report-button");
+    button.disabled = true;
+    try {
+      reportStatus(`Asking for a ${label} report…`, "asking");
+      let report = await api("POST", `/v1/tasks/${encodeURIComponent(taskId)}/reports`, { format });
+      let wait = 400;
+      while (report.status === "REPORT_STATUS_QUEUED" || report.status === "REPORT_STATUS_RUNNING") {
+        if (!current()) return;
+        const queued = report.status === "REPORT_STATUS_QUEUED";
+        reportStatus(queued ? `${label} report queued…` : `Making the ${label} report…`, queued ? "queued" : "running");
+        await sleep(wait);
+        wait = Math.min(3000, wait * 1.5);
+        if (!current()) return;
+        report = await api("GET", `/v1/reports/${encodeURIComponent(report.id)}`);
+      }
+      if (!current()) return;
+      if (report.status !== "REPORT_STATUS_SUCCEEDED") {
+        const err = report.error || {};
+        reportStatus(`The report could not be made: ${err.code || report.status}: ${err.message || ""}`, "failed", true);
+        return;
+      }
+      reportStatus(`Downloading ${report.filename} (${bytes(report.size_bytes)})…`, "downloading");
+      let res;
+      try {
+        res = await fetch(`/v1/reports/${encodeURIComponent(report.id)}/content`, { headers: headers() });
+      } catch (e) {
+        throw new ApiError({ detail: `The Distill server cannot be reached (${e.message})` }, 0);
+      }
+      if (!res.ok) throw await failure(res);
+      const blob = await res.blob();
+      if (!current()) return;
+      save(blob, report.filename);
+      reportStatus(`Downloaded ${report.filename} (${bytes(blob.size)}).`, "downloaded");
+    } catch (e) {
+      if (e.status !== 401 && current()) reportStatus(`Report: ${e.message}`, "failed", true);
+    } finally {
+      if (current()) button.disabled = false;
+    }
+  }
+
+  /** Save bytes under a name, as a download. */
+  function save(blob, name) {
+    const url = URL.createObjectURL(blob);
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = name;
+    a.hidden = true;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
   }
 
   // --- notifications (Web Push) -----------------------------------------------------------
@@ -729,6 +986,14 @@
       askForKey();
     });
     $("submit").addEventListener("submit", submit);
+    $("files").addEventListener("change", () => addFiles($("files").files));
+    $("clear-files").addEventListener("click", () => {
+      state.files = [];
+      renderChosen();
+    });
+    $("stop-upload").addEventListener("click", () => state.upload && state.upload.abort());
+    $("report-button").addEventListener("click", downloadReport);
+    initDropZone();
     $("filters").addEventListener("click", (e) => {
       const b = e.target.closest("button");
       if (b) setFilter(b);
