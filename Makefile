@@ -24,8 +24,11 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# Bytecode is compiled once here (and for our own sources before tests): the test suite
+# starts hundreds of service processes, and each would compile every module it imports
+# again where PYTHONDONTWRITEBYTECODE is set.
 $(VENV)/.installed: $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
-	$(UV) sync --frozen --all-packages --python $(PYTHON)
+	$(UV) sync --frozen --all-packages --compile-bytecode --python $(PYTHON)
 	@touch $@
 
 install: $(VENV)/.installed
@@ -41,6 +44,7 @@ demo: install
 	$(PY) scripts/demo.py
 
 test: install test-tools
+	$(PY) -m compileall -q -j 0 libs services tests bench >/dev/null
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: install
