@@ -245,3 +245,23 @@ async def _has_summary(fake: FakeNotion, s: str) -> bool:
 
 def _uuid(x: Any) -> uuid.UUID:
     return x if isinstance(x, uuid.UUID) else uuid.UUID(str(x))
+
+
+async def test_a_markdown_re_export_under_a_new_title_removes_the_earlier_file(env: NotionEnv, tmp_path: Any) -> None:
+    # The earlier export is read with the claimed batch (ExportStage.prepare), not per item.
+    task_id, items = await seed(env.engine, env.tenant, [article(15)], export_options={"destination": "markdown"})
+    await env.start(export_dir=tmp_path)
+    assert await run_task(env.js, env.engine, items, task_id) == "succeeded"
+    [first] = list(tmp_path.rglob("*.md"))
+    assert first.name.startswith("article-15-")
+    async with env.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE parsed_contents SET title = 'Renamed' WHERE item_id = :i"), {"i": items[0]["id"]}
+        )
+    item = await redo(env.engine, items[0], new_generation=True)
+    assert await run_task(env.js, env.engine, [item], task_id, again=True) == "succeeded"
+    [second] = list(tmp_path.rglob("*.md"))
+    assert second.name.startswith("renamed-") and not first.exists()
+    async with env.engine.connect() as conn:
+        q = text("SELECT external_id FROM exports WHERE item_id = :i AND destination = 'markdown'")
+        assert (await conn.execute(q, {"i": item["id"]})).scalar() == str(second)

@@ -28,6 +28,28 @@ from distill_ai.providers import Provider, make_provider
 from distill_ai.results import Document, Usage, Want
 from distill_ai.settings import AiSettings
 
+# What an ai_outputs row holds (handle() fills each one).
+_COLUMNS = (
+    "id",
+    "tenant_id",
+    "item_id",
+    "parsed_content_id",
+    "provider",
+    "model",
+    "recipe",
+    "keywords",
+    "insights",
+    "summary",
+    "no_content",
+    "usage",
+)
+_insert = insert(AiOutput)
+#: One statement for any number of rows (executemany): compiled once and cached, where a
+#: multi-VALUES insert is compiled again for every batch size.
+UPSERT = _insert.on_conflict_do_update(
+    index_elements=["id"], set_={c: _insert.excluded[c] for c in _COLUMNS if c != "id"}
+)
+
 
 class AiStage(BaseStage):
     name = "ai"
@@ -152,11 +174,9 @@ class AiStage(BaseStage):
         return StageResult(row=row, ai_output_id=row["id"], message=_message(row, provider, usage))
 
     async def persist(self, conn: AsyncConnection, done: list[tuple[JobContext, StageResult]]) -> None:
-        rows = [r.row for _, r in done]
+        rows = [{c: r.row.get(c) for c in _COLUMNS} for _, r in done]
         if rows:
-            stmt = insert(AiOutput).values(rows)
-            cols = {c: stmt.excluded[c] for c in rows[0] if c != "id"}
-            await conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=cols))
+            await conn.execute(UPSERT, rows)
 
 
 def _usage_attributes(usage: Usage) -> dict[str, Any]:

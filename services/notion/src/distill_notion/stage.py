@@ -10,6 +10,7 @@ from distill_core.db.rows import get_by_id, get_by_ids
 from distill_core.db.session import make_engine
 from distill_core.errors import InvalidInput, PermanentError
 from distill_core.runner import BaseStage, JobContext, StageResult, StageRunner
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -18,6 +19,23 @@ from distill_notion.destinations.markdown import MarkdownDestination
 from distill_notion.settings import ExportSettings
 
 DESTINATIONS = ("markdown", "notion")
+# The item's earlier exports (per destination), read with the batch: the Markdown
+# destination removes the file of an earlier title without a query of its own.
+_EARLIER = text("SELECT item_id, destination, external_id FROM exports WHERE item_id = ANY(CAST(:ids AS uuid[]))")
+_COLUMNS = ("id", "tenant_id", "item_id", "destination", "external_id", "url", "state")
+_insert = insert(Export)
+#: One statement for any number of rows (executemany): compiled once and cached, where a
+#: multi-VALUES insert is compiled again for every batch size.
+UPSERT = _insert.on_conflict_do_update(
+    constraint="uq_exports_item_destination",
+    set_={
+        "external_id": _insert.excluded.external_id,
+        "url": _insert.excluded.url,
+        "id": _insert.excluded.id,
+        "state": _insert.excluded.state,
+        "updated_at": _insert.excluded.updated_at,
+    },
+)
 
 
 class ExportStage(BaseStage):
@@ -71,8 +89,16 @@ class ExportStage(BaseStage):
             i.get("parsed_content_id") or (ai.get(i.get("ai_output_id")) or {}).get("parsed_content_id") for i in items
         ]
         pcs = await get_by_ids(conn, ParsedContent, pcids)
+        earlier: dict[str, dict[str, str | None]] = {}
+        ids = [i["id"] for i in items]
+        for r in await conn.execute(_EARLIER, {"ids": ids}):
+            earlier.setdefault(str(r.item_id), {})[r.destination] = r.external_id
         for i, pcid in zip(items, pcids, strict=True):
-            i["prefetched"] = {"ai": ai.get(i.get("ai_output_id")), "pc": pcs.get(pcid)}
+            i["prefetched"] = {
+                "ai": ai.get(i.get("ai_output_id")),
+                "pc": pcs.get(pcid),
+                "exports": earlier.get(str(i["id"]), {}),
+            }
 
     async def _document(self, ctx: JobContext) -> dict[str, Any]:
         """Everything known about the item, from its parsed content and AI output."""
@@ -131,6 +157,9 @@ class ExportStage(BaseStage):
             input=str(ctx.item.get("input") or ""),
             progress=ctx.progress,
         )
+        got = ctx.item.get("prefetched")
+        if got is not None and dest == MarkdownDestination.name:
+            job.previous, job.previous_known = got["exports"].get(dest), True
         published = await destination.publish(job)
         row = {
             "id": job.result_id,
@@ -145,18 +174,6 @@ class ExportStage(BaseStage):
         return StageResult(row=row, export_id=row["id"], title=job.doc.get("title"), message=message)
 
     async def persist(self, conn: AsyncConnection, done: list[tuple[JobContext, StageResult]]) -> None:
-        rows = [r.row for _, r in done]
+        rows = [{c: r.row.get(c) for c in _COLUMNS} for _, r in done]
         if rows:
-            stmt = insert(Export).values(rows)
-            await conn.execute(
-                stmt.on_conflict_do_update(
-                    constraint="uq_exports_item_destination",
-                    set_={
-                        "external_id": stmt.excluded.external_id,
-                        "url": stmt.excluded.url,
-                        "id": stmt.excluded.id,
-                        "state": stmt.excluded.state,
-                        "updated_at": stmt.excluded.updated_at,
-                    },
-                )
-            )
+            await conn.execute(UPSERT, rows)

@@ -20,6 +20,10 @@ class ExportJob:
     attempt: int = 1
     input: str = ""  # the item's input (failpoints match on it)
     progress: Callable[[int, str], Awaitable[None]] | None = None
+    # The external id of the item's earlier export to this destination, read with the batch
+    # when the job was claimed (`previous_known`); else the destination reads its ledger.
+    previous: str | None = None
+    previous_known: bool = False
 
     @property
     def include_text(self) -> bool:

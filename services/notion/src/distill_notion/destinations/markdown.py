@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from distill_notion import ledger
+from distill_notion.destinations import front_matter as front_matter_yaml
 from distill_notion.destinations.base import ExportJob, Published
 
 MAX_SLUG = 60
@@ -128,8 +129,7 @@ def recipe_sections(recipe: dict[str, Any] | None, level: int = 2) -> list[str]:
 
 def render(doc: dict[str, Any]) -> str:
     """Front matter, then the body: summary, keywords, insights, recipe, source, full text."""
-    fm = yaml.safe_dump(front_matter(doc), allow_unicode=True, sort_keys=False, width=1000).strip()
-    parts = ["---", fm, "---", ""]
+    parts = ["---", front_matter_yaml.dump(front_matter(doc)), "---", ""]
     parts.append(f"# {doc.get('title') or 'Untitled'}\n")
     if doc.get("url"):
         parts.append(f"Source: <{doc['url']}>\n")
@@ -209,8 +209,8 @@ class MarkdownDestination:
         self.engine = engine
 
     async def publish(self, job: ExportJob) -> Published:
-        previous = None
-        if self.engine is not None:
+        previous = job.previous
+        if not job.previous_known and self.engine is not None:
             async with self.engine.connect() as conn:
                 rec = await ledger.load(conn, job.item_id, self.name)
             previous = rec.external_id if rec else None
