@@ -10,41 +10,20 @@ the glyphs used and a ToUnicode map, so the text can be searched and extracted.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from distill_notion.report_document import cover_rows, when
+from distill_notion.report_fonts import FONT_DIR, SYSTEM_FALLBACKS, Fonts, resolve_fonts
 
-FONT_DIR = Path(__file__).parent / "fonts"
-# Used as fallbacks when present and none are configured (Debian's fonts-noto-cjk, fonts-wqy-zenhei, ...).
-SYSTEM_FALLBACKS = (
-    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
-    Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
-    Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"),
-)
+__all__ = ["FONT_DIR", "SYSTEM_FALLBACKS", "Fonts", "clean", "render", "resolve_fonts"]
+
 MAX_URL_CHARS = 300
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 GREY, INK, RED = (100, 100, 100), (20, 20, 20), (170, 30, 30)
-
-
-@dataclass(frozen=True)
-class Fonts:
-    regular: Path
-    bold: Path
-    fallbacks: tuple[Path, ...] = ()
-
-
-def resolve_fonts(regular: Path | None = None, bold: Path | None = None, fallbacks: list[Path] | None = None) -> Fonts:
-    """The configured fonts, else the bundled DejaVu Sans; fallbacks found on the system when none are given."""
-    found = tuple(fallbacks) if fallbacks else tuple(p for p in SYSTEM_FALLBACKS if p.is_file())
-    if regular is None:
-        return Fonts(FONT_DIR / "DejaVuSans.ttf", bold or FONT_DIR / "DejaVuSans-Bold.ttf", found)
-    return Fonts(regular, bold or regular, found)
 
 
 def clean(text: Any) -> str:

@@ -40,15 +40,17 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js.errors import BadRequestError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from distill_notion import report_data, report_document, report_markdown, report_pdf
+from distill_notion import report_data, report_document, report_fonts, report_markdown
 from distill_notion.report_settings import ReportSettings
 
 log = get_logger(__name__)
 
 
-def render(fmt: str, doc: dict[str, Any], fonts: report_pdf.Fonts, page_size: str = "A4") -> bytes:
+def render(fmt: str, doc: dict[str, Any], fonts: report_fonts.Fonts, page_size: str = "A4") -> bytes:
     """The report document in `fmt` (pdf, markdown or json) as bytes."""
     if fmt == "pdf":
+        from distill_notion import report_pdf  # fpdf2 and fontTools: imported by the first PDF
+
         return report_pdf.render(doc, fonts, page_size)
     if fmt == "markdown":
         return report_markdown.render(doc).encode()
@@ -70,7 +72,7 @@ class ReportWorker:
     def __init__(self, settings: ReportSettings, *, name: str | None = None) -> None:
         self.s = settings
         self.name = name or f"report-{socket.gethostname()}-{os.getpid()}"
-        self.fonts = report_pdf.resolve_fonts(
+        self.fonts = report_fonts.resolve_fonts(
             settings.report_font, settings.report_font_bold, settings.report_fallback_fonts
         )
         self.slots = asyncio.Semaphore(settings.report_concurrency)
