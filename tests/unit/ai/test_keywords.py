@@ -1,5 +1,10 @@
+import random
+import re
+
 import pytest
 from distill_ai import keywords, segment
+
+from tests.unit.ai import keywords_reference
 
 
 def kw(text: str, n: int = 8, lang: str | None = "en") -> list[str]:
@@ -87,3 +92,50 @@ def test_other_languages_use_their_stop_words() -> None:
     found = kw(text, 4, "de")
     assert "Hafen" in found
     assert not any(w.lower() in ("die", "der", "den", "dem", "mit") for k in found for w in k.split())
+
+
+# Words, names, acronyms, numbers, plurals, apostrophes, stop words, punctuation of every
+# kind and sentence ends: what the token and sentence rules of YAKE look at.
+VOCAB = (
+    "The the a of and is was Harbour harbour harbours harbour's NASA U.S. 2024 3.5 x2 e-mail don't Über über "
+    "café Café naïve — – … “quoted” ‘x’ , . ! ? ; : ( ) - ' 12,000 1.2.3 ALLCAPS iPhone O'Neil rock-and-roll "
+    "runs ran opened quickly storms storm stress glasses class bus buses city cities de la le el los . . ."
+).split()
+
+
+def _random_text(rng: random.Random) -> str:
+    words = [rng.choice(VOCAB) for _ in range(rng.randint(0, 300))]
+    text = " ".join(words)
+    if rng.random() < 0.5:
+        text = re.sub(r" (?=[,.!?;:])", "", text)
+    if rng.random() < 0.3:
+        text = text.replace(" . ", ".\n\n")
+    return text
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_scores_are_those_of_the_reference_loop(seed: int) -> None:
+    """_Scored counts in C what keywords_reference counts token by token: the same phrases
+    with the same scores (bit for bit), so the same keywords."""
+    rng = random.Random(seed)
+    for _ in range(25):
+        text = _random_text(rng)
+        lang = rng.choice(["en", "fr", "de", "xx"])
+        n = rng.choice([1, 2, 3, 3, 4])
+        assert sorted(keywords._candidates(text, lang, n)) == sorted(keywords_reference._candidates(text, lang, n))
+
+
+@pytest.mark.parametrize("page", ["article", "recipe_page", "field_notes"])
+def test_sample_scores_are_those_of_the_reference_loop(page: str, request: pytest.FixtureRequest) -> None:
+    text, _, _ = request.getfixturevalue(page)
+    t = segment.for_keywords(segment.blocks(text))
+    assert sorted(keywords._candidates(t, "en", 3)) == sorted(keywords_reference._candidates(t, "en", 3))
+
+
+def test_phrases_of_equal_score_come_in_phrase_order() -> None:
+    # Phrases of the same shape tie and are read alphabetically, not in the text's order.
+    text = "zebra crossing apple orchard apple orchard zebra crossing"
+    ranked = list(keywords._ranked(text, "en"))
+    assert ranked == [p for _, p in sorted(keywords._candidates(text, "en", 3))]
+    scores = dict((p, s) for s, p in keywords._candidates(text, "en", 3))
+    assert any(scores[a] == scores[b] for a in ranked for b in ranked if a != b)

@@ -4,10 +4,13 @@ YAKE (Campos et al. 2020) scores phrases of up to three words by the casing, pos
 frequency, spread and relatedness of their words. `yake_scores` computes it directly,
 with the yake package's stop-word lists and the same formulas; the package itself costs
 20-30 ms of CPU for a 2 kB page (per-word objects, a networkx graph, numpy medians), far
-too much for the local provider's 50 ms budget. This single pass costs one or two: a
-token's tag and key are looked up once per process (`_word`), each candidate extends the
-one a word shorter, and candidates are ranked lazily (a heap), so the cleaning below reads
-only as many as it keeps.
+too much for the local provider's 50 ms budget. Ours costs under one: a token's tag and key
+are worked out once per process (`_WORD_CACHE`), the counting (terms, their neighbours and
+sentences, phrases of one to three words) is done by Counter and zip over columns in step
+with the text's tokens rather than token by token, and candidates are ranked lazily (a
+heap, a phrase looked up in the text only when read), so the cleaning below reads only as
+many as it keeps. tests/unit/ai/keywords_reference.py is the token-by-token loop it agrees
+with, score for score.
 
 YAKE's raw list repeats itself ("Saturday mornings", "mornings start", "Saturday") and
 keeps fragments that cross a verb ("Street opened"). We keep a phrase only if it shares
@@ -23,8 +26,11 @@ import importlib.util
 import math
 import re
 import string
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from itertools import chain, compress, islice, repeat
+from operator import itemgetter, not_
 from pathlib import Path
 from typing import Any
 
@@ -86,135 +92,146 @@ def _tag(word: str, i: int) -> str:
     return "p"
 
 
-class _Term:
-    __slots__ = ("a", "h", "left", "n", "right", "sentences", "stop", "tf")
-
-    def __init__(self, stop: bool) -> None:
-        self.stop = stop
-        self.tf = 0
-        self.a = 0  # occurrences as an acronym
-        self.n = 0  # occurrences capitalised inside a sentence
-        self.sentences: list[int] = []  # the sentences it occurs in, each once, in order
-        self.left: dict[str, int] = {}  # term just before -> times
-        self.right: dict[str, int] = {}
-        self.h = 0.0
-
-
-_WORD_CACHE: dict[str, tuple[bool, str, str, str, str]] = {}
+_Info = tuple[bool, str, str, str, str, bool, bool]
 _WORD_CACHE_MAX = 100_000
+_SEP = ""  # starts each sentence in the flat token list (no token is empty)
 
 
-def _word(word: str) -> tuple[bool, str, str, str, str]:
-    """(punctuation only, lower case, term key, tag first in a sentence, tag further on) of a
-    token; pure, so cached per process (a text's words repeat, and so do a language's)."""
-    info = _WORD_CACHE.get(word)
-    if info is None:
-        if len(_WORD_CACHE) >= _WORD_CACHE_MAX:
-            _WORD_CACHE.clear()
+class _Words(dict[str, _Info]):
+    """token -> (punctuation only, lower case, term key, tag first in a sentence, tag further
+    on, plain first, plain further on); pure, so cached per process (a text's words repeat,
+    and so do a language's). Plain: a word that is neither a number nor unusual."""
+
+    def __missing__(self, word: str) -> _Info:
+        if len(self) >= _WORD_CACHE_MAX:
+            self.clear()
+            self[_SEP] = _SEP_INFO
         low = word.lower()
         key = low[:-1] if low.endswith("s") and len(low) > 3 else low
-        info = (all(c in _PUNCT for c in word), low, key, _tag(word, 0), _tag(word, 1))
-        _WORD_CACHE[word] = info
-    return info
+        punct = all(c in _PUNCT for c in word)
+        t0, t1 = _tag(word, 0), _tag(word, 1)
+        info = (punct, low, key, t0, t1, not punct and t0 not in "du", not punct and t1 not in "du")
+        self[word] = info
+        return info
+
+
+_SEP_INFO: _Info = (True, "", "", "u", "u", False, False)
+_WORD_CACHE = _Words({_SEP: _SEP_INFO})
+
+
+def _grams(seq: list[str | None], size: int) -> Counter[tuple[str, ...]]:
+    """How often each run of `size` consecutive keys (no None among them) occurs."""
+    return Counter(filter(all, zip(*(islice(seq, i, None) for i in range(size)), strict=False)))
+
+
+class _Scored:
+    """Every candidate of a text with its YAKE score: `keys` (a term key, or a tuple of
+    them) and `scores` in step; `ok` and `words` (the flat token list, None where no
+    candidate word stands) give each candidate's surface, as it first occurs."""
+
+    __slots__ = ("keys", "ok", "scores", "words")
+
+    def __init__(self, text: str, lang: str, n: int) -> None:
+        self.keys: list[Any] = []
+        self.scores: list[float] = []
+        sents = [t for t in map(_WORDS.findall, _SENTENCES.split(text)) if t]
+        # One flat list of the text's tokens, a _SEP before each sentence; every column
+        # below is in step with it, so the counting runs in C (Counter, zip, compress).
+        words: list[str] = []
+        starts = []
+        for t in sents:
+            words.append(_SEP)
+            starts.append(len(words))
+            words += t
+        self.words = words
+        self.ok: list[str | None] = []
+        infos = list(map(_WORD_CACHE.__getitem__, words))
+        keys = list(map(itemgetter(2), infos))
+        tags = list(map(itemgetter(4), infos))
+        plain = list(map(itemgetter(6), infos))
+        for p in starts:  # a sentence's first token has tags of its own
+            tags[p], plain[p] = infos[p][3], infos[p][5]
+        word = list(map(not_, map(itemgetter(0), infos)))  # not punctuation (nor _SEP)
+        wkeys = list(compress(keys, word))
+        if not wkeys:
+            return
+        tf = Counter(wkeys)
+        stop = stopwords(lang)
+        lows = list(compress(map(itemgetter(1), infos), word))
+        first_low = dict(zip(reversed(wkeys), reversed(lows), strict=True))  # a term's first word
+        is_stop = {k: low in stop or k in stop or len(k.strip(_PUNCT)) < 3 for k, low in first_low.items()}
+        valid = [k for k in tf if not is_stop[k]]
+        ok = self.ok = [k if p and not is_stop[k] else None for k, p in zip(keys, plain, strict=True)]
+        grams = [Counter(filter(None, ok))] + [_grams(ok, size) for size in range(2, n + 1)]
+        if not valid or not grams[0]:
+            return
+        wtags = list(compress(tags, word))
+        acr = Counter(compress(wkeys, map("a".__eq__, wtags)))
+        names = Counter(compress(wkeys, map("n".__eq__, wtags)))
+        sentences: dict[str, list[int]] = {k: [] for k in valid}
+        sids = chain.from_iterable(repeat(i, len(t) + 1) for i, t in enumerate(sents))
+        for k, s in dict.fromkeys(zip(wkeys, compress(sids, word), strict=True)):  # each term once per sentence
+            ss = sentences.get(k)
+            if ss is not None:
+                ss.append(s)
+        # Relatedness: the terms just before and after a plain word, within a run of plain words.
+        pk = [k if p else None for k, p in zip(keys, plain, strict=True)]
+        pairs = list(filter(all, zip(pk, islice(pk, 1, None), strict=False)))
+        distinct = Counter(pairs)
+        left_n, right_n = Counter(map(itemgetter(1), pairs)), Counter(map(itemgetter(0), pairs))
+        left_d, right_d = Counter(map(itemgetter(1), distinct)), Counter(map(itemgetter(0), distinct))
+        tfs = [tf[k] for k in valid]
+        mean = sum(tfs) / len(tfs)
+        std = math.sqrt(sum((x - mean) ** 2 for x in tfs) / len(tfs))
+        max_tf = max(tf.values())
+        n_sentences = len(sents)
+        log = math.log
+        H: dict[str, float] = {}
+        for k in valid:  # candidates hold no stop word: only these terms are ever scored
+            t = tf[k]
+            wil, wir = left_n[k], right_n[k]
+            pwl = left_d[k] / wil if wil else 0.0
+            pwr = right_d[k] / wir if wir else 0.0
+            rel = (0.5 + pwl * t / max_tf) + (0.5 + pwr * t / max_tf)
+            freq = t / (mean + std)
+            ss = sentences[k]
+            spread = len(ss) / n_sentences
+            case = max(acr[k], names[k]) / (1.0 + log(t))
+            m = len(ss) // 2
+            median = ss[m] if len(ss) % 2 else (ss[m - 1] + ss[m]) / 2
+            pos = log(log(3.0 + median))
+            H[k] = (pos * rel) / (case + freq / rel + spread / rel)
+        # prod(H) / ((sum(H) + 1) * tf), written out for one to three words (the same
+        # floating-point operations in the same order as math.prod and sum)
+        out = self.scores
+        for size, g in enumerate(grams, 1):
+            self.keys += g
+            if size == 1:
+                out += [h / ((h + 1) * c) for k, c in g.items() for h in (H[k],)]
+            elif size == 2:
+                out += [(H[a] * H[b]) / ((H[a] + H[b] + 1) * c) for (a, b), c in g.items()]
+            elif size == 3:
+                out += [(H[a] * H[b] * H[c]) / ((H[a] + H[b] + H[c] + 1) * f) for (a, b, c), f in g.items()]
+            else:
+                out += [math.prod(hs) / ((sum(hs) + 1) * f) for k, f in g.items() for hs in ([H[x] for x in k],)]
+
+    def surface(self, j: int) -> str:
+        """Candidate j as the text first writes it."""
+        k = self.keys[j]
+        ok = self.ok
+        if type(k) is str:
+            return self.words[ok.index(k)]
+        size = len(k)
+        i = ok.index(k[0])
+        while tuple(ok[i : i + size]) != k:
+            i = ok.index(k[0], i + 1)
+        return " ".join(self.words[i : i + size])
 
 
 def _candidates(text: str, lang: str, n: int) -> list[tuple[float, str]]:
     """(YAKE score, phrase) of every candidate of up to n words, in no particular order."""
-    stop = stopwords(lang)
-    terms: dict[str, _Term] = {}
-    cands: dict[tuple[str, ...], list[Any]] = {}  # key -> [tf, surface]
-    n_sentences = 0
-    cached = _WORD_CACHE.get
-    for sentence in _SENTENCES.split(text):
-        tokens = _WORDS.findall(sentence)
-        if not tokens:
-            continue
-        sid = n_sentences
-        n_sentences += 1
-        # (term, word, key, candidate word) of the current run of words without punctuation;
-        # term is None for a digit or unusual token (no relation to its neighbours)
-        block: list[tuple[_Term | None, str, str, bool]] = []
-        for i, word in enumerate(tokens):
-            info = cached(word)
-            if info is None:
-                info = _word(word)
-            punct, low, key, tag0, tag1 = info
-            if punct:
-                block = []
-                continue
-            tag = tag1 if i else tag0
-            t = terms.get(key)
-            if t is None:
-                t = terms[key] = _Term(low in stop or key in stop or len(key.strip(_PUNCT)) < 3)
-            t.tf += 1
-            if tag == "a":
-                t.a += 1
-            elif tag == "n":
-                t.n += 1
-            ts = t.sentences
-            if not ts or ts[-1] != sid:
-                ts.append(sid)
-            plain = tag != "d" and tag != "u"
-            if plain and block:
-                prev = block[-1]
-                pt = prev[0]
-                if pt is not None:
-                    pt.right[key] = pt.right.get(key, 0) + 1
-                    t.left[prev[2]] = t.left.get(prev[2], 0) + 1
-            ok = plain and not t.stop
-            block.append((t if plain else None, word, key, ok))
-            # Candidates ending here: the last 1..n words, none of them a stop word or a number.
-            if not ok:
-                continue
-            k: tuple[str, ...] = (key,)
-            surface = word
-            size = 1
-            while True:
-                c = cands.get(k)
-                if c is None:
-                    cands[k] = [1, surface]
-                else:
-                    c[0] += 1
-                size += 1
-                if size > n or size > len(block):
-                    break
-                g = block[-size]
-                if not g[3]:
-                    break
-                k = (g[2], *k)
-                surface = f"{g[1]} {surface}"
-    valid = [t for t in terms.values() if not t.stop]
-    if not valid or not cands:
-        return []
-    tfs = [t.tf for t in valid]
-    mean = sum(tfs) / len(tfs)
-    std = math.sqrt(sum((x - mean) ** 2 for x in tfs) / len(tfs))
-    max_tf = max(t.tf for t in terms.values())
-    log = math.log
-    for t in valid:  # candidates hold no stop word: only these terms are ever scored
-        left, right = t.left, t.right
-        wdl, wil = len(left), sum(left.values())
-        wdr, wir = len(right), sum(right.values())
-        pwl = wdl / wil if wil else 0.0
-        pwr = wdr / wir if wir else 0.0
-        rel = (0.5 + pwl * t.tf / max_tf) + (0.5 + pwr * t.tf / max_tf)
-        freq = t.tf / (mean + std)
-        ss = t.sentences
-        spread = len(ss) / n_sentences
-        case = max(t.a, t.n) / (1.0 + log(t.tf))
-        m = len(ss) // 2
-        median = ss[m] if len(ss) % 2 else (ss[m - 1] + ss[m]) / 2
-        pos = log(log(3.0 + median))
-        t.h = (pos * rel) / (case + freq / rel + spread / rel)
-    out = []
-    for k, (tf, surface) in cands.items():
-        if len(k) == 1:
-            h = terms[k[0]].h
-            out.append((h / ((h + 1) * tf), surface))
-        else:
-            hs = [terms[x].h for x in k]
-            out.append((math.prod(hs) / ((sum(hs) + 1) * tf), surface))
-    return out
+    c = _Scored(text, lang, n)
+    return [(s, c.surface(j)) for j, s in enumerate(c.scores)]
 
 
 def yake_scores(text: str, lang: str = "en", n: int = 3) -> list[tuple[str, float]]:
@@ -225,17 +242,27 @@ def yake_scores(text: str, lang: str = "en", n: int = 3) -> list[tuple[str, floa
     relatedness and spread, combined per candidate as prod(H) / ((1 + sum(H)) * tf).
     Two deliberate differences: candidates never contain a stop word (we would drop them
     anyway), and candidates that differ only by a plural "s" count as one (YAKE already
-    merges them as single terms). One pass over the tokens does everything.
+    merges them as single terms).
     """
     return [(p, s) for s, p in sorted(_candidates(text, lang, n))]
 
 
 def _ranked(text: str, lang: str, n: int = 3) -> Iterator[str]:
-    """The phrases of yake_scores, best first, sorted only as far as they are read."""
-    heap = _candidates(text, lang, n)
+    """The phrases of yake_scores, best first, sorted only as far as they are read (and
+    only those read are looked up in the text)."""
+    c = _Scored(text, lang, n)
+    heap = list(zip(c.scores, range(len(c.scores)), strict=True))
     heapq.heapify(heap)
+    pop = heapq.heappop
     while heap:
-        yield heapq.heappop(heap)[1]
+        s, j = pop(heap)
+        if heap and heap[0][0] == s:  # a tie: by phrase, as (score, phrase) pairs sort
+            tied = [c.surface(j)]
+            while heap and heap[0][0] == s:
+                tied.append(c.surface(pop(heap)[1]))
+            yield from sorted(tied)
+        else:
+            yield c.surface(j)
 
 
 def warm_up() -> None:
