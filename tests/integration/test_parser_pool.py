@@ -29,7 +29,7 @@ def big_page(paragraphs: int = 20_000) -> bytes:
 def workers() -> list[psutil.Process]:
     """This process's own extraction workers: its direct children only (a session-wide
     `distill up` of the e2e tests has a parser with a worker of its own further down)."""
-    return [p for p in psutil.Process().children(recursive=False) if "spawn_main" in " ".join(p.cmdline())]
+    return [p for p in psutil.Process().children(recursive=False) if "distill_parser.extract_worker" in p.cmdline()]
 
 
 async def test_pages_read_in_a_worker_are_read_as_in_process() -> None:

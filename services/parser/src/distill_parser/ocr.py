@@ -30,7 +30,8 @@ from typing import Any, Protocol
 from distill_core.errors import PermanentError, TimeoutFailure
 from PIL import Image, ImageOps
 
-IMAGE_TYPES = {"image/png", "image/jpeg", "image/webp", "image/tiff"}
+from distill_parser.ocr_extract import OcrLimits
+
 _PIL_FORMATS = ["PNG", "JPEG", "WEBP", "TIFF"]  # nothing else is opened (no EPS through Ghostscript, say)
 _PDFIUM = threading.Lock()  # PDFium is not thread-safe
 
@@ -41,14 +42,6 @@ class Engine(Protocol):
     def read(self, image: Image.Image, timeout: float) -> str:
         """The text of one RGB image: lines in reading order, words separated by spaces."""
         ...
-
-
-@dataclass(frozen=True)
-class OcrLimits:
-    max_pixels: int = 40_000_000
-    max_pages: int = 50
-    time_limit: float = 45.0
-    dpi: int = 200
 
 
 def sniff_image(body: bytes) -> str | None:

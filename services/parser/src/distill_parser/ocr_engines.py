@@ -6,15 +6,18 @@ an engine cannot read, stops the parser with a message naming the setting and th
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from distill_core.errors import PermanentError, TimeoutFailure
-from PIL import Image
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 # ISO 639-1 codes for the languages people ask for most, as Tesseract names them.
 TESSERACT_CODES = {
@@ -51,6 +54,7 @@ def line_image(image: Image.Image, corners: Any, scale: float) -> Any:
     region is enlarged, so a big photo costs no more than its text."""
     import cv2
     import numpy as np
+    from PIL import Image
 
     pts = np.asarray(corners, dtype=np.float32)
     x0, y0 = (max(0, int(v) - 2) for v in pts.min(axis=0))
@@ -108,7 +112,15 @@ class RapidOcrEngine:
             )
         self.threads = threads
         self._local = threading.local()
-        self._engine()  # load the models now: a broken install shows at start-up, not on the first file
+        # The models (about 100 MB once loaded) are loaded by the first file that needs OCR, not
+        # at start-up: a parser that reads web pages never holds them. A missing install still
+        # shows at start-up.
+        missing = [m for m in ("rapidocr_onnxruntime", "onnxruntime", "cv2") if importlib.util.find_spec(m) is None]
+        if missing:
+            raise ValueError(
+                f"DISTILL_PARSER_OCR_ENGINE=rapidocr but {', '.join(missing)} is not installed "
+                "(the rapidocr-onnxruntime and opencv-python-headless packages), or set DISTILL_PARSER_OCR_ENGINE=off"
+            )
 
     def _engine(self) -> Any:
         engine = getattr(self._local, "engine", None)

@@ -15,8 +15,8 @@ from distill_core.runner import BaseStage, JobContext, StageResult, StageRunner
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from distill_parser import files, ocr_extract
-from distill_parser.extract import Extracted, extract
 from distill_parser.extract_pool import ExtractPool, is_document
+from distill_parser.extracted import Extracted
 from distill_parser.fetch import Fetched, Fetcher
 from distill_parser.ocr_extract import Ocr
 from distill_parser.row import UPSERT, row_of
@@ -39,6 +39,7 @@ class ParseStage(BaseStage):
         self.fetcher = Fetcher(self.settings, self.resolver)
         if self.settings.parser_extract_processes > 0:
             self.pages = ExtractPool(self.settings.parser_extract_processes, self.settings.parser_extract_timeout)
+            await self.pages.start()
         self.ocr = Ocr(self.settings)  # a bad OCR setting stops the parser here, saying which
         self.js = runner.js
 
@@ -59,15 +60,15 @@ class ParseStage(BaseStage):
             await ctx.progress(50, f"fetched {len(fetched.body) // 1024} kB")
         loop = asyncio.get_running_loop()
         with tracing.span("extract", {"distill.content_type": fetched.content_type}) as sp:
-            job = self.ocr.job(_page_progress(ctx, loop)) if self.ocr else None
+            job = None
             ex: Extracted
             if self.pages is not None and is_document(fetched.body, fetched.content_type, fetched.final_url):
                 ex = await self.pages.extract(fetched.body, fetched.content_type, fetched.final_url, fetched.charset)
-            else:
+            else:  # PDFs and images (OCR), or every page when there are no worker processes
+                job = self.ocr.job(_page_progress(ctx, loop)) if self.ocr else None
                 ex = await loop.run_in_executor(
-                    self.pool, ocr_extract.with_job, job, extract, fetched.body, fetched.content_type,
-                    fetched.final_url, fetched.charset,
-                )  # fmt: skip
+                    self.pool, _extract, job, fetched.body, fetched.content_type, fetched.final_url, fetched.charset
+                )
             tracing.set_attributes(sp, {"distill.word_count": ex.word_count, "distill.no_content": ex.no_content})
         if job is not None and job.pages_wanted:
             ex.structured["ocr"] = job.summary()
@@ -97,6 +98,14 @@ class ParseStage(BaseStage):
         rows = [r.row for _, r in done]
         if rows:
             await conn.execute(UPSERT, rows)
+
+
+def _extract(job: Any, body: bytes, content_type: str, url: str, charset: str | None) -> Extracted:
+    """extract() in an executor thread, with `job` as its OCR (the extractors are imported by the
+    first file read here: a parser whose pages go to worker processes need not hold them)."""
+    from distill_parser.extract import extract
+
+    return ocr_extract.with_job(job, extract, body, content_type, url, charset)
 
 
 def _page_progress(ctx: JobContext, loop: asyncio.AbstractEventLoop) -> Callable[[int, int], None]:
