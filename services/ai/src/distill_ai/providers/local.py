@@ -2,7 +2,9 @@
 
 Extractive summary and insights (distill_ai.extractive), keywords with YAKE
 (distill_ai.keywords), recipes by heuristics (distill_ai.recipe_heuristic). The work is
-CPU-bound, so it runs in a worker thread and the event loop stays free.
+CPU-bound: a short text (a few milliseconds of work) is analysed right on the event loop,
+where a worker thread would cost more than it saves (the hand-over, and threads taking the
+GIL from each other); a longer one in a worker thread, so the event loop stays free.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from distill_ai.providers.base import Progress, Provider, no_progress
 from distill_ai.results import Analysis, Document, Usage, Want
 
 MAX_CHARS = 400_000  # a few hundred pages of text: beyond it, nothing new for an extractive summary
+INLINE_CHARS = 8_000  # up to this, the analysis (a few ms) runs on the event loop, not in a thread
 
 
 def analyze_sync(doc: Document, want: Want) -> Analysis:
@@ -45,6 +48,8 @@ class LocalProvider(Provider):
     async def analyze(self, doc: Document, want: Want, usage: Usage, progress: Progress = no_progress) -> Analysis:
         t0 = time.monotonic()
         try:
+            if len(doc.text) <= INLINE_CHARS:
+                return analyze_sync(doc, want)
             return await asyncio.to_thread(analyze_sync, doc, want)
         finally:
             usage.latency_ms += int((time.monotonic() - t0) * 1000)
