@@ -12,7 +12,7 @@ from distill_parser.extracted import Extracted
 from distill_parser.html_text import fallback_text, parse
 from distill_parser.metadata import http_url, page_metadata, types_of
 
-_WS = re.compile(r"[ \t]+")
+_WS = re.compile(r"[ \t]{2,}|\t")  # runs of spaces and tabs, as one space (a lone space stays)
 MAX_STORED_OBJECTS = 20
 MAX_OBJECT_CHARS = 20_000
 

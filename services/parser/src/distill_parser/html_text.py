@@ -41,7 +41,9 @@ BLOCK = {
     "figcaption",
 }
 SKIP = {"script", "style", "noscript", "template", "svg", "button", "select", "option", "input"}
-_WS = re.compile(r"[ \t\r\f\v\u00a0\u200b\u200c\u200d\ufeff]+")
+# Runs of white space become one space; a lone space is left as it is (the same result, and
+# ordinary text has one between every two words: replacing each would cost a match apiece).
+_WS = re.compile(r"[ \t\r\f\v\u00a0\u200b\u200c\u200d\ufeff]{2,}|[\t\r\f\v\u00a0\u200b\u200c\u200d\ufeff]")
 
 
 def parse(html: str) -> Any:
@@ -86,7 +88,7 @@ def lines(el: Any) -> list[str]:
         walk(el)
     finally:
         el.tail = tail
-    return [c for c in (clean_line(x) for x in "".join(parts).split("\n")) if c]
+    return [c for c in (clean_line(x) for x in "".join(parts).split("\n") if x and not x.isspace()) if c]
 
 
 def text(el: Any) -> str:

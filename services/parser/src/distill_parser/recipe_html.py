@@ -81,7 +81,7 @@ def _after_heading(doc: Any, pattern: re.Pattern[str], *, steps: bool, after_ing
         if not seen:
             seen = bool(_ING_ATTR.search(_attrs(h)) or (h.tag in HEADINGS and _ING_HEAD.search(text(h)[:60])))
             continue
-        if h.tag in ("ul", "ol", "div"):
+        if h.tag in ("ul", "ol", "div") or _surely_longer(h, 60):
             continue
         label = text(h)
         if not label or len(label) > 60 or not pattern.search(label.strip(" :")):
@@ -104,6 +104,18 @@ def _after_heading(doc: Any, pattern: re.Pattern[str], *, steps: bool, after_ing
         if items:
             return items
     return []
+
+
+def _surely_longer(el: Any, n: int) -> bool:
+    """text(el) is longer than `n`: its own first text alone holds more than `n` characters
+    that cleaning keeps (not white space; no entity that unescaping could shorten, no
+    zero-width character that cleaning turns into a space)."""
+    t = el.text
+    if not t or len(t) <= n or "&" in t:
+        return False
+    if not t.isascii() and any(c in t for c in "\u200b\u200c\u200d\ufeff"):
+        return False
+    return len("".join(t.split())) > n
 
 
 def _is_label(el: Any) -> bool:

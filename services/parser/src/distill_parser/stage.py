@@ -69,13 +69,14 @@ class ParseStage(BaseStage):
                 ex = await loop.run_in_executor(
                     self.pool, _extract, job, fetched.body, fetched.content_type, fetched.final_url, fetched.charset
                 )
-            tracing.set_attributes(sp, {"distill.word_count": ex.word_count, "distill.no_content": ex.no_content})
+            words = ex.word_count
+            tracing.set_attributes(sp, {"distill.word_count": words, "distill.no_content": ex.no_content})
         if job is not None and job.pages_wanted:
             ex.structured["ocr"] = job.summary()
         if ex.title is None and (upload := subjects.upload_parts(url)):
             ex.title = upload[1]  # an uploaded file is known by its name
         row = row_of(ctx.result_id(), ctx.tenant_id, ctx.item["id"], url, fetched.final_url, ex)
-        note = "no content" if ex.no_content else f"{ex.word_count} words"
+        note = "no content" if ex.no_content else f"{words} words"
         if job is not None and job.note():
             note += f" ({job.note()})"
         return StageResult(row=row, title=ex.title, parsed_content_id=row["id"], message=note)
