@@ -19,6 +19,7 @@ from distill_core import subjects
 from distill_core.db.session import make_engine, wait_for_database
 from distill_core.grpc_server import GrpcServer
 from distill_core.logging import get_logger
+from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -35,16 +36,75 @@ log = get_logger("notifier")
 PURGE_INTERVAL = 3600.0
 
 
+def tenant_of(subject: str) -> str | None:
+    """The tenant in an event's subject (distill.events.TENANT.TASK), None when it is not one."""
+    parts = subject.split(".")
+    return parts[2] if len(parts) >= 4 else None
+
+
 def parse(msg: object) -> intake.Incoming | None:
     """The event in a stream message (None when it is not one)."""
+    tenant = tenant_of(msg.subject)  # type: ignore[attr-defined]
+    if tenant is None:
+        return None
     try:
         ev = task_pb2.TaskEvent.FromString(msg.data)  # type: ignore[attr-defined]
     except Exception:
         return None
-    parts = msg.subject.split(".")  # type: ignore[attr-defined]
-    if len(parts) < 4:
-        return None
-    return intake.Incoming(parts[2], int(msg.metadata.sequence.stream), ev)  # type: ignore[attr-defined]
+    return intake.Incoming(tenant, int(msg.metadata.sequence.stream), ev)  # type: ignore[attr-defined]
+
+
+async def take(engine: AsyncEngine, msgs: list[Msg]) -> tuple[int, int]:
+    """Record the deliveries of fetched events, then settle them; returns (events, deliveries added).
+
+    Most events have no destination (their tenant has no webhook or push subscription):
+    those cost one statement per batch, outside a transaction, and are never decoded. The
+    events of tenants that have some are recorded in one transaction. Unreadable messages
+    are terminated; if recording fails, every event is given back to be read again."""
+    by_tenant: dict[str, list[Msg]] = {}
+    bad: list[Msg] = []
+    for m in msgs:
+        tenant = tenant_of(m.subject)
+        (bad if tenant is None else by_tenant.setdefault(tenant, [])).append(m)
+    settled: list[Msg] = []
+    added = 0
+    try:
+        if by_tenant:
+            async with engine.connect() as conn:  # autocommit: a lone read needs no BEGIN/COMMIT
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                dests = await intake.destinations(conn, by_tenant)
+            wanted = {d.tenant_id for d in dests}
+            events: list[intake.Incoming] = []
+            for tenant, group in by_tenant.items():
+                if tenant not in wanted:
+                    settled.extend(group)
+                    continue
+                for m in group:
+                    inc = parse(m)
+                    if inc is None:
+                        bad.append(m)
+                    else:
+                        events.append(inc)
+                        settled.append(m)
+            if events:
+                async with engine.begin() as conn:
+                    added = await intake.record_events(conn, events, dests)
+    except Exception as e:  # the events come back after a short delay; nothing is lost
+        log.warning("could not record deliveries; events will be read again", error=str(e)[:300])
+        unreadable = {id(m) for m in bad}
+        for m in msgs:
+            with contextlib.suppress(Exception):
+                await (m.term() if id(m) in unreadable else m.nak(delay=2.0))
+        return 0, 0
+    for m in bad:
+        with contextlib.suppress(Exception):
+            await m.term()
+    for m in settled:
+        with contextlib.suppress(Exception):
+            await m.ack()
+    metrics.EVENTS.inc(len(settled))
+    metrics.RECORDED.inc(added)
+    return len(settled), added
 
 
 async def intake_forever(
@@ -61,26 +121,14 @@ async def intake_forever(
                 log.warning("fetch failed", error=str(e))
                 await asyncio.sleep(1)
                 continue
-            events, bad = [], []
-            for m in msgs:
-                inc = parse(m)
-                (events.append((m, inc)) if inc else bad.append(m))
-            for m in bad:
-                await m.term()
-            try:
-                async with engine.begin() as conn:
-                    added = await intake.record_events(conn, [inc for _, inc in events])
-            except Exception as e:  # the events come back after a short delay; nothing is lost
-                log.warning("could not record deliveries; events will be read again", error=str(e)[:300])
-                for m, _ in events:
-                    with contextlib.suppress(Exception):
-                        await m.nak(delay=2.0)
-                continue
-            metrics.EVENTS.inc(len(events))
-            metrics.RECORDED.inc(added)
+            _, added = await take(engine, msgs)
             if added:
                 dispatcher.wake.set()
-            await asyncio.gather(*(m.ack() for m, _ in events), return_exceptions=True)
+            if len(msgs) < settings.notifier_batch_size and settings.notifier_batch_wait > 0:
+                # A trickle (events keep coming, fewer than a batch at a time): each fetch
+                # and lookup costs the same for one event as for hundreds, so let some gather.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), settings.notifier_batch_wait)
     finally:
         with contextlib.suppress(Exception):
             await sub.unsubscribe()

@@ -64,20 +64,20 @@ def plan(
     return rows
 
 
+_DESTINATIONS = text(
+    "SELECT id, 'webhook' AS kind, tenant_id, filter, task_id, labels FROM webhooks "
+    "WHERE tenant_id = ANY(:t) "
+    "UNION ALL SELECT id, 'push', tenant_id, filter, task_id, labels FROM push_subscriptions "
+    "WHERE tenant_id = ANY(:t)"
+)
+
+
 async def destinations(conn: AsyncConnection, tenants: Iterable[str]) -> list[Destination]:
     """The webhooks and push subscriptions of these tenants."""
     tenants = sorted(set(tenants))
     if not tenants:
         return []
-    rows = await conn.execute(
-        text(
-            "SELECT id, 'webhook' AS kind, tenant_id, filter, task_id, labels FROM webhooks "
-            "WHERE tenant_id = ANY(:t) "
-            "UNION ALL SELECT id, 'push', tenant_id, filter, task_id, labels FROM push_subscriptions "
-            "WHERE tenant_id = ANY(:t)"
-        ),
-        {"t": tenants},
-    )
+    rows = await conn.execute(_DESTINATIONS, {"t": tenants})
     return [
         Destination(
             id=str(r.id),
@@ -104,9 +104,13 @@ async def task_labels(conn: AsyncConnection, task_ids: Iterable[str]) -> dict[st
     return {str(r.id): dict(r.labels or {}) for r in rows}
 
 
-async def record_events(conn: AsyncConnection, events: Sequence[Incoming]) -> int:
-    """Record the deliveries of a batch of events; returns how many new ones."""
-    dests = await destinations(conn, (e.tenant_id for e in events))
+async def record_events(
+    conn: AsyncConnection, events: Sequence[Incoming], dests: Sequence[Destination] | None = None
+) -> int:
+    """Record the deliveries of a batch of events (to `dests`, the destinations of their
+    tenants, looked up when not given); returns how many new ones."""
+    if dests is None:
+        dests = await destinations(conn, (e.tenant_id for e in events))
     if not dests:
         return 0
     labels: dict[str, dict[str, Any]] = {}

@@ -31,6 +31,13 @@ class NotifierSettings(Settings):
         15.0, ge=1, description="Seconds before an event fetched but not recorded (a crashed notifier) is read again."
     )
     notifier_batch_size: int = Field(256, ge=1, le=1024, description="Events pulled per fetch.")
+    notifier_batch_wait: float = Field(
+        0.1,
+        ge=0,
+        le=5,
+        description="Seconds to let events gather after a batch smaller than the batch size, so that a "
+        "steady trickle is read in batches (the first event after a quiet spell is read at once).",
+    )
     notifier_keep_days: float = Field(7.0, gt=0, description="Days finished delivery records are kept.")
     notifier_allow_private_networks: bool | None = Field(
         None,
