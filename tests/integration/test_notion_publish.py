@@ -265,3 +265,48 @@ async def test_a_markdown_re_export_under_a_new_title_removes_the_earlier_file(e
     async with env.engine.connect() as conn:
         q = text("SELECT external_id FROM exports WHERE item_id = :i AND destination = 'markdown'")
         assert (await conn.execute(q, {"i": item["id"]})).scalar() == str(second)
+
+
+async def test_the_batch_read_gives_the_documents_an_item_read_gives(env: NotionEnv, tmp_path: Any) -> None:
+    """prepare() reads a claimed batch in one query: the same documents (and earlier
+    Markdown files) as handle() reads item by item without it."""
+    from distill.internal.v1 import jobs_pb2
+    from distill_core.runner import JobContext
+    from distill_notion import ledger
+    from distill_notion.settings import ExportSettings
+    from distill_notion.stage import ExportStage
+
+    recipe = {"ingredients": ["flour"], "instructions": ["Bake."], "yields": "2"}
+    docs = [article(20), article(21, recipe=recipe), article(22), article(23), article(24)]
+    task_id, _ = await seed(env.engine, env.tenant, docs)
+    rows = await item_rows(env.engine, task_id)
+    async with env.engine.begin() as conn:
+        # no AI output; a parsed content found through the AI output only; an earlier export
+        await conn.execute(text("UPDATE items SET ai_output_id = NULL WHERE id = :i"), {"i": rows[2]["id"]})
+        await conn.execute(text("UPDATE items SET parsed_content_id = NULL WHERE id = :i"), {"i": rows[3]["id"]})
+        await conn.execute(
+            text(
+                "INSERT INTO exports (id, tenant_id, item_id, destination, external_id, state) "
+                "VALUES (:id, :t, :i, 'markdown', '/somewhere/old.md', 'complete')"
+            ),
+            {"id": uuid.uuid4(), "t": env.tenant, "i": rows[4]["id"]},
+        )
+    items = await item_rows(env.engine, task_id)
+    stage = ExportStage(ExportSettings(database_url=env.database_url, export_dir=tmp_path))
+    stage.engine = env.engine
+    async with env.engine.connect() as conn:
+        await stage.prepare(conn, items)
+    documents, earlier = [], []
+    for item in items:
+        job = jobs_pb2.Job(item_id=str(item["id"]), task_id=str(task_id))
+        ctx = JobContext(msg=None, job=job, stage="notion", item=item, attempt=1)  # type: ignore[arg-type]
+        documents.append(await stage._document(ctx))
+        earlier.append(item.pop("prefetched")["markdown"])
+        assert documents[-1] == await stage._document(ctx)  # read by the item itself
+        async with env.engine.connect() as conn:
+            rec = await ledger.load(conn, str(item["id"]), "markdown")
+        assert earlier[-1] == (rec.external_id if rec else None)
+    assert documents[1]["recipe"] == recipe and documents[1]["keywords"] == docs[1]["keywords"]
+    assert "summary" not in documents[2] and documents[2]["title"] == "Article 22"
+    assert documents[3]["title"] == "Article 23" and documents[3]["summary"] == "Summary of article 23."
+    assert earlier == [None, None, None, None, "/somewhere/old.md"]

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from distill_core.db.models import AiOutput, Export, ParsedContent
-from distill_core.db.rows import get_by_id, get_by_ids
+from distill_core.db.rows import get_by_id
 from distill_core.db.session import make_engine
 from distill_core.errors import InvalidInput, PermanentError
 from distill_core.runner import BaseStage, JobContext, StageResult, StageRunner
@@ -19,9 +19,39 @@ from distill_notion.destinations.markdown import MarkdownDestination
 from distill_notion.settings import ExportSettings
 
 DESTINATIONS = ("markdown", "notion")
-# The item's earlier exports (per destination), read with the batch: the Markdown
-# destination removes the file of an earlier title without a query of its own.
-_EARLIER = text("SELECT item_id, destination, external_id FROM exports WHERE item_id = ANY(CAST(:ids AS uuid[]))")
+# What the documents of a claimed batch are made of, in one query: each item's AI output and
+# parsed content (the item's own, else the AI output's), only the columns a document reads,
+# and its earlier Markdown export (whose file goes when the title changed).
+_AI_FIELDS = ("summary", "keywords", "insights", "model", "recipe")
+_PC_FIELDS = (
+    "title",
+    "final_url",
+    "url",
+    "canonical_url",
+    "byline",
+    "site_name",
+    "description",
+    "published_at",
+    "language",
+    "text",
+    "word_count",
+    "thumbnail_url",
+    "recipe",
+)
+_BATCH = text(
+    "SELECT b.n, a.id AS ai_id, "
+    + "".join(f"a.{c} AS ai_{c}, " for c in _AI_FIELDS)
+    + "p.id AS pc_id, "
+    + "".join(f"p.{c} AS pc_{c}, " for c in _PC_FIELDS)
+    + "e.external_id AS earlier FROM unnest(CAST(:items AS uuid[]), CAST(:ais AS uuid[]), CAST(:pcs AS uuid[]))"
+    " WITH ORDINALITY AS b(item_id, ai_output_id, parsed_content_id, n)"
+    " LEFT JOIN ai_outputs a ON a.id = b.ai_output_id"
+    " LEFT JOIN parsed_contents p ON p.id = COALESCE(b.parsed_content_id, a.parsed_content_id)"
+    " LEFT JOIN exports e ON e.item_id = b.item_id AND e.destination = 'markdown'"
+).columns(
+    **{f"ai_{c}": AiOutput.__table__.c[c].type for c in _AI_FIELDS},
+    **{f"pc_{c}": ParsedContent.__table__.c[c].type for c in _PC_FIELDS},
+)
 _COLUMNS = ("id", "tenant_id", "item_id", "destination", "external_id", "url", "state")
 _insert = insert(Export)
 #: One statement for any number of rows (executemany): compiled once and cached, where a
@@ -82,22 +112,20 @@ class ExportStage(BaseStage):
         return d
 
     async def prepare(self, conn: AsyncConnection, items: list[dict[str, Any]]) -> None:
-        """The AI outputs and parsed contents of the whole batch, two queries in all (the
-        documents handle() builds read them from the items)."""
-        ai = await get_by_ids(conn, AiOutput, (i.get("ai_output_id") for i in items))
-        pcids = [
-            i.get("parsed_content_id") or (ai.get(i.get("ai_output_id")) or {}).get("parsed_content_id") for i in items
-        ]
-        pcs = await get_by_ids(conn, ParsedContent, pcids)
-        earlier: dict[str, dict[str, str | None]] = {}
-        ids = [i["id"] for i in items]
-        for r in await conn.execute(_EARLIER, {"ids": ids}):
-            earlier.setdefault(str(r.item_id), {})[r.destination] = r.external_id
-        for i, pcid in zip(items, pcids, strict=True):
+        """What the documents of the whole batch need, in one query (handle() reads it from
+        the items): the AI outputs, the parsed contents, the earlier Markdown exports."""
+        params = {
+            "items": [i["id"] for i in items],
+            "ais": [i.get("ai_output_id") for i in items],
+            "pcs": [i.get("parsed_content_id") for i in items],
+        }
+        for r in await conn.execute(_BATCH, params):
+            m = r._mapping
+            i = items[r.n - 1]
             i["prefetched"] = {
-                "ai": ai.get(i.get("ai_output_id")),
-                "pc": pcs.get(pcid),
-                "exports": earlier.get(str(i["id"]), {}),
+                "ai": None if r.ai_id is None else {c: m[f"ai_{c}"] for c in _AI_FIELDS},
+                "pc": None if r.pc_id is None else {c: m[f"pc_{c}"] for c in _PC_FIELDS},
+                "markdown": r.earlier,
             }
 
     async def _document(self, ctx: JobContext) -> dict[str, Any]:
@@ -159,7 +187,7 @@ class ExportStage(BaseStage):
         )
         got = ctx.item.get("prefetched")
         if got is not None and dest == MarkdownDestination.name:
-            job.previous, job.previous_known = got["exports"].get(dest), True
+            job.previous, job.previous_known = got["markdown"], True
         published = await destination.publish(job)
         row = {
             "id": job.result_id,
