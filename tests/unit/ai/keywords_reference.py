@@ -4,9 +4,12 @@ term): the reference keywords._Scored must agree with, score for score and phras
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
-from distill_ai.keywords import _PUNCT, _SENTENCES, _WORDS, _tag, stopwords
+from distill_ai.keywords import _PUNCT, _WORDS, _tag, stopwords
+
+_SENTENCES = re.compile(r"(?<=[.!?…])\s+|\n+")
 
 
 class _Term:
