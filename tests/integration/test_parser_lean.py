@@ -169,3 +169,15 @@ async def test_the_pool_reuses_connections_and_never_one_the_server_closed(serve
         pool.SWEEP = 0.0  # every change sweeps: closed idle connections leave the pool
         await client.get(f"{server}/p")
         assert all(not c.is_closed() for c in pool.connections)
+
+
+async def test_a_full_pool_makes_requests_wait_and_closes_idle_ones_for_other_hosts(server: str) -> None:
+    pool = LeanPool(max_connections=2, max_keepalive_connections=2)
+    transport = httpx.AsyncHTTPTransport()
+    transport._pool = pool
+    other = server.replace("127.0.0.1", "localhost")  # another origin, the same server
+    async with httpx.AsyncClient(transport=transport) as client:
+        got = await asyncio.gather(*(client.get(f"{server}/p") for _ in range(6)))
+        assert {r.status_code for r in got} == {200} and len(set(_Pages.ports)) <= 2
+        assert (await client.get(f"{other}/p")).status_code == 200  # an idle one closed to make room
+        assert len(pool.connections) <= 2

@@ -83,44 +83,46 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
 class LeanPool(httpcore.AsyncConnectionPool):
     """httpcore's connection pool without its scan of every connection on every request.
 
-    httpcore asks each pooled connection whether it has expired each time a request comes or
-    goes, and for an idle HTTP/1.1 connection that is a poll() of its socket: with 64
-    connections to a host, 64 system calls per request and per response. Here an idle
-    connection is checked (keep-alive time and socket) when it is about to be reused, and all
-    of them at most once every SWEEP seconds, so expired and server-closed connections are
-    still never used and are closed within SWEEP. Surplus idle connections are counted as
-    idle ones (httpcore counts all connections, so past `max_keepalive_connections` of them
-    in use it closes every connection that becomes idle).
+    httpcore goes through every pooled connection each time a request comes or goes, asking
+    each whether it has expired, which for an idle HTTP/1.1 connection is a poll() of its
+    socket: with 64 connections to a host, 64 system calls per request and per response.
+    Here a request takes the first available connection, checked (keep-alive time, and
+    whether the server has closed it) when it is idle and about to be reused; the whole pool
+    is tidied (closed ones dropped, expired and surplus idle ones closed) at most once every
+    SWEEP seconds, and when it is full. Expired and server-closed connections are still never
+    used. Surplus idle connections are counted as idle ones (httpcore counts all of them, so
+    past `max_keepalive_connections` connections in use it closed each one that became idle).
     """
 
     SWEEP = 1.0
     _swept = 0.0
 
-    def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
-        closing: list[httpcore.AsyncConnectionInterface] = []
-        now = time.monotonic()
-        sweep = now - self._swept >= self.SWEEP
-        if sweep:
-            self._swept = now
+    def _tidy(self, closing: list[httpcore.AsyncConnectionInterface], *, expired: bool) -> None:
         idle = 0
         for connection in list(self._connections):
             if connection.is_closed():
                 self._connections.remove(connection)
-            elif connection.is_idle() or sweep:
-                if sweep and connection.has_expired():
+            elif connection.is_idle():
+                if idle >= self._max_keepalive_connections or (expired and connection.has_expired()):
                     self._connections.remove(connection)
                     closing.append(connection)
-                elif connection.is_idle():
+                else:
                     idle += 1
-                    if idle > self._max_keepalive_connections:
-                        self._connections.remove(connection)
-                        closing.append(connection)
+            elif expired and connection.has_expired():
+                self._connections.remove(connection)
+                closing.append(connection)
 
-        for pool_request in [r for r in self._requests if r.is_queued()]:
+    def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
+        closing: list[httpcore.AsyncConnectionInterface] = []
+        now = time.monotonic()
+        if now - self._swept >= self.SWEEP:
+            self._swept = now
+            self._tidy(closing, expired=True)
+        for pool_request in [r for r in self._requests if r.connection is None]:  # the queued ones
             origin = pool_request.request.url.origin
             chosen = None
             for connection in list(self._connections):
-                if connection.can_handle_request(origin) and connection.is_available():
+                if connection.is_available() and connection.can_handle_request(origin):
                     if connection.is_idle() and connection.has_expired():  # about to be reused: still good?
                         self._connections.remove(connection)
                         closing.append(connection)
@@ -128,6 +130,8 @@ class LeanPool(httpcore.AsyncConnectionPool):
                     chosen = connection
                     break
             if chosen is None:
+                if len(self._connections) >= self._max_connections:
+                    self._tidy(closing, expired=False)
                 if len(self._connections) >= self._max_connections:
                     victim = next((c for c in self._connections if c.is_idle()), None)
                     if victim is None:
