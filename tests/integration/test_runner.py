@@ -10,7 +10,7 @@ from distill_core import nats as dnats
 from distill_core.db.session import make_engine
 from distill_core.errors import PermanentError, RetryableError
 from distill_core.events import publish_all
-from distill_core.runner import BaseStage, JobContext, StageResult, StageRunner
+from distill_core.runner import BaseStage, JobContext, StageResult, StageRunner, store
 from distill_core.settings import Settings
 
 from tests.helpers import first_jobs, item_rows, make_task, make_tenant, task_status, wait_for
@@ -139,6 +139,66 @@ async def test_attempt_past_the_stage_timeout_is_interrupted_and_retried(
         assert stage.calls.count("hangs-once") == 2
         assert await task_status(engine, task_id) == "partially_failed"
     finally:
+        for r in runners:
+            await r.stop()
+
+
+class Reports(BaseStage):
+    """Reports progress at once, or (input "slow") after most of a second, then finishes."""
+
+    name = "parse"
+
+    async def handle(self, ctx: JobContext) -> StageResult:
+        slow = ctx.item["input"] == "slow"
+        if slow:
+            await asyncio.sleep(0.7)
+        await ctx.progress(50, f"half of {ctx.item['input']}")
+        await ctx.progress(60, "too soon after the last")
+        if slow:
+            await asyncio.sleep(0.1)
+        return StageResult()
+
+
+async def test_progress_shows_for_slow_attempts_only(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An attempt's first half second shows no progress (its end follows soon): a fast
+    attempt writes none, a slow one still reports, rate-limited."""
+    from distill.v1 import task_pb2
+    from distill_core import subjects
+
+    settings, js, engine = env
+    tenant, _ = await make_tenant(engine)
+    task_id, items = await make_task(engine, tenant, ["fast", "slow"], stages=["parse"])
+    seen: list[task_pb2.TaskEvent] = []
+    writes: list[tuple[str, int]] = []
+    set_progress = store.set_progress
+
+    async def counted(conn: Any, stage: str, item_id: str, progress: int, message: str) -> None:
+        writes.append((message, progress))
+        await set_progress(conn, stage, item_id, progress, message)
+
+    monkeypatch.setattr(store, "set_progress", counted)
+
+    async def on_event(msg: Any) -> None:
+        seen.append(task_pb2.TaskEvent.FromString(msg.data))
+
+    sub = await js._nc.subscribe(subjects.event_subject(tenant, str(task_id)), cb=on_event)
+    runners = await run_stages(settings, [Reports()])
+    try:
+        await publish_all(js, first_jobs(items))
+        await wait_for(lambda: _done(engine, task_id), what="task to finish")
+        await asyncio.sleep(0.2)
+        progress = {
+            (ev.item.input, p.progress, p.message)
+            for ev in seen
+            if ev.HasField("item")
+            for p in ev.item.phases
+            if p.status == task_pb2.PHASE_STATUS_RUNNING and p.message
+        }
+        assert progress == {("slow", 50, "half of slow")}
+        assert writes == [("half of slow", 50)]
+        assert {r["input"] for r in await item_rows(engine, task_id) if r["status"] == "succeeded"} == {"fast", "slow"}
+    finally:
+        await sub.unsubscribe()
         for r in runners:
             await r.stop()
 

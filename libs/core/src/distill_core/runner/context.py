@@ -47,6 +47,7 @@ class JobContext:
     item: dict[str, Any]
     attempt: int
     started: float = field(default_factory=time.monotonic)
+    last_progress: float = 0.0  # when progress was last stored (monotonic; 0: not yet)
     cancel_reason: str | None = None
     _progress_cb: Callable[[JobContext, int, str], Awaitable[None]] | None = None
     task: asyncio.Task[Any] | None = None
@@ -101,6 +102,7 @@ class JobContext:
         return result_id(self.item_id, self.stage, self.generation)
 
     async def progress(self, percent: int, message: str = "") -> None:
-        """Report progress within the stage (stored and sent as an event, rate-limited)."""
+        """Report progress within the stage (stored and sent as an event, rate-limited: none
+        in an attempt's first half second, then at most one every half second; 100 % always)."""
         if self._progress_cb is not None:
             await self._progress_cb(self, max(0, min(100, int(percent))), message)

@@ -107,6 +107,9 @@ def backoff_delay(st: StageSettings, attempt: int, rng: random.Random = random._
     return max(0.0, base * (1 + rng.uniform(-j, j)))
 
 
+# Progress reports of one attempt closer together than this are dropped (100 % excepted).
+PROGRESS_INTERVAL = 0.5
+
 # Attempts running now in this process, per stage: the distill_stage_in_flight gauge reads
 # it when scraped (a counter in Python instead of two locked gauge updates per attempt).
 _IN_FLIGHT: dict[str, int] = {}
@@ -147,7 +150,6 @@ class StageRunner:
         self._by_task: dict[str, set[str]] = defaultdict(set)
         self._tasks: list[asyncio.Task[Any]] = []
         self._handlers: set[asyncio.Task[Any]] = set()
-        self._last_progress: dict[str, float] = {}
         self._ended_tasks: set[uuid.UUID] = set()
 
     # --- life cycle ----------------------------------------------------------------------
@@ -355,7 +357,9 @@ class StageRunner:
         claimed = await store.claim(conn, self.stage.name, [(i, j.generation) for i, (_, j) in jobs.items()])
         if claimed and hasattr(self.stage, "prepare"):
             await self.stage.prepare(conn, claimed)
-        started = await store.start_tasks(conn, list({r["task_id"] for r in claimed}))
+        # Only a task still queued needs starting (its first claim): not one statement per batch.
+        queued = {r["task_id"] for r in claimed if r.pop("task_status", None) == "queued"}
+        started = await store.start_tasks(conn, list(queued))
         got = {str(r["id"]) for r in claimed}
         others = await store.inspect(conn, self.stage.name, [i for i in jobs if i not in got])
         return claimed, started, others
@@ -642,14 +646,17 @@ class StageRunner:
         return moved, failed, retried
 
     async def _finish_tasks(self, task_ids: set[uuid.UUID]) -> None:
-        async def tx(conn: AsyncConnection) -> list[tuple[dict[str, Any], Counts]]:
-            counts = await store.task_counts(conn, list(task_ids))
-            statuses = {tid: rollup(c) for tid, c in counts.items() if c.done}
-            rows = await store.finish_tasks(conn, statuses)
-            return [(r, counts[r["id"]]) for r in rows]
-
-        finished = await self._with_db(tx)
-        await self._publish([rev.task_changed(r, c, terminal=True) for r, c in finished])
+        # Which have ended is probed by a lone statement (no transaction: its snapshot is all
+        # a transaction would give); only a task found ended is counted and finished.
+        ended = await self._with_db(store.ended_tasks, list(task_ids), autocommit=True)
+        if not ended:
+            return
+        counts = await self._with_db(store.task_counts, ended, autocommit=True)
+        statuses = {tid: rollup(c) for tid, c in counts.items() if c.done}
+        if not statuses:
+            return
+        rows = await self._with_db(store.finish_tasks, statuses)
+        await self._publish([rev.task_changed(r, counts[r["id"]], terminal=True) for r in rows])
 
     async def _announce_ended(self, task_ids: set[uuid.UUID]) -> None:
         """Publish the terminal event of finished tasks again (its id makes copies harmless)."""
@@ -678,12 +685,18 @@ class StageRunner:
 
     # --- helpers -------------------------------------------------------------------------
 
-    async def _with_db(self, fn: Any, *args: Any) -> Any:
-        """Run fn(conn, *args) in one transaction; retry while the database is unavailable."""
+    async def _with_db(self, fn: Any, *args: Any, autocommit: bool = False) -> Any:
+        """Run fn(conn, *args) in one transaction (or, autocommit, each statement on its own:
+        for a lone read, which then costs no BEGIN and COMMIT); retry while the database is
+        unavailable."""
         assert self.engine is not None
         delay = 0.2
         while True:
             try:
+                if autocommit:
+                    async with self.engine.connect() as conn:
+                        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                        return await fn(conn, *args)
                 async with self.engine.begin() as conn:
                     return await fn(conn, *args)
             except asyncio.CancelledError:
@@ -733,10 +746,15 @@ class StageRunner:
         log.warning("dead-lettered job", stage=self.stage.name, code=err.code, error=err.message)
 
     async def _progress(self, ctx: JobContext, percent: int, message: str) -> None:
+        """Store and announce progress, at most every PROGRESS_INTERVAL seconds per attempt.
+
+        The attempt's start counts as its last report: an attempt that ends within the
+        interval shows no progress (its end event follows at once), so only slow ones
+        pay a write and an event for it."""
         now = time.monotonic()
-        if now - self._last_progress.get(ctx.item_id, 0.0) < 0.5 and percent < 100:
+        if now - (ctx.last_progress or ctx.started) < PROGRESS_INTERVAL and percent < 100:
             return
-        self._last_progress[ctx.item_id] = now
+        ctx.last_progress = now
         with contextlib.suppress(Exception):
             async with self.engine.begin() as conn:  # type: ignore[union-attr]
                 await store.set_progress(conn, self.stage.name, ctx.item_id, percent, message)

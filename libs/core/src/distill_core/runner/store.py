@@ -27,7 +27,7 @@ WITH j AS (
     AND i.current_stage = :stage AND i.status IN ('pending', 'running')
   RETURNING i.id, i.task_id, i.tenant_id, i.input, i.input_kind, i.generation, i.position, i.title,
             i.parsed_content_id, i.ai_output_id, i.export_id, i.created_at, i.updated_at,
-            t.stages, t.ai_options, t.export_options, t.priority
+            t.stages, t.ai_options, t.export_options, t.priority, t.status AS task_status
 ), prev AS (
   SELECT item_id, status AS prev_status FROM phases WHERE stage = :stage AND item_id IN (SELECT id FROM j)
 ), ph AS (
@@ -169,6 +169,20 @@ SELECT task_id,
 FROM items WHERE task_id = ANY(CAST(:ids AS uuid[])) GROUP BY task_id
 """)
 
+# Tasks among :ids with no item left to finish. Items finish roughly in position order, so
+# the one with the highest position still unfinished is usually the first index entry
+# read: a probe of a row or two per task, where counting reads all of the task's items.
+_ENDED = text("""
+SELECT t.id FROM unnest(CAST(:ids AS uuid[])) AS t(id)
+WHERE NOT EXISTS (
+  SELECT 1 FROM (
+    SELECT 1 FROM items i
+    WHERE i.task_id = t.id AND i.status NOT IN ('succeeded', 'failed', 'cancelled')
+    ORDER BY i.position DESC LIMIT 1
+  ) open_item
+)
+""")
+
 _FINISH_TASKS = text("""
 UPDATE tasks t SET status = r.status, finished_at = now(), updated_at = now()
 FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[])) AS r(id, status)
@@ -188,7 +202,8 @@ def _dumps(v: Any) -> str:
 
 
 async def claim(conn: AsyncConnection, stage: str, jobs: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
-    """Mark items running at `stage` and their phase started; returns the rows claimed."""
+    """Mark items running at `stage` and their phase started; returns the rows claimed (with
+    `task_status`, their task's status as the claim found it)."""
     if not jobs:
         return []
     ids = [uuid.UUID(i) for i, _ in jobs]
@@ -319,6 +334,13 @@ async def task_counts(conn: AsyncConnection, task_ids: Sequence[uuid.UUID]) -> d
         )
         for r in rows
     }
+
+
+async def ended_tasks(conn: AsyncConnection, task_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """The tasks among `task_ids` whose items have all finished (cheaper than task_counts)."""
+    if not task_ids:
+        return []
+    return [r[0] for r in await conn.execute(_ENDED, {"ids": list(task_ids)})]
 
 
 async def finish_tasks(conn: AsyncConnection, statuses: dict[uuid.UUID, str]) -> list[dict[str, Any]]:
