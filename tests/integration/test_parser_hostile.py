@@ -34,7 +34,7 @@ from distill_core.events import publish_all
 from distill_parser.settings import ParserSettings
 from sqlalchemy import text
 
-from tests.fakes.hostile_site import RUSSIAN, HostileSite
+from tests.fakes.hostile_site import RUSSIAN, HostileSite, gzip_bomb
 from tests.helpers import first_jobs, make_task, make_tenant, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -51,6 +51,7 @@ HOSTILE_DATA = (
 
 @pytest.fixture
 def sites() -> Iterator[tuple[HostileSite, HostileSite]]:
+    gzip_bomb()  # made once here (200 MB through zlib): not within the 2 s a fetch of /bomb may take
     site = HostileSite("127.0.0.2")
     trap = HostileSite("127.0.0.1")
     yield site, trap
