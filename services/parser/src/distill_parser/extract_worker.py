@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import sys
 import threading
 import time
@@ -80,6 +81,7 @@ def serve(inp: BinaryIO, out: BinaryIO) -> None:
 
 
 def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the process group: the parser ends us
     _watch_parent(os.getppid())
     out = os.fdopen(os.dup(1), "wb")  # the frames' own descriptor ...
     os.dup2(2, 1)  # ... and stray prints to stderr
