@@ -300,13 +300,18 @@ async def read_events(url: str, subject: str) -> list[task_pb2.TaskEvent]:
         await nc.close()
 
 
-def kill_repeatedly(service: str, every: tuple[float, float] = (2.0, 4.0), max_kills: int = 4):
+def kill_repeatedly(
+    service: str, every: tuple[float, float] = (2.0, 4.0), max_kills: int = 4, first: tuple[float, float] = (0.5, 1.5)
+):
+    """SIGKILL `service` up to `max_kills` times: the first kill `first` seconds into the
+    task (a 300-item task can be done within 3 s), the next ones `every` seconds apart."""
+
     async def inject(e: Env, done: asyncio.Event) -> None:
         rng = random.Random(service)
         kills = 0
         while kills < max_kills and not done.is_set():
             try:
-                await asyncio.wait_for(done.wait(), rng.uniform(*every))
+                await asyncio.wait_for(done.wait(), rng.uniform(*(every if kills else first)))
                 return
             except TimeoutError:
                 pass

@@ -71,9 +71,9 @@ async def test_nats_server_restart(tmp_path: Path, capsys: pytest.CaptureFixture
     e = start_env(tmp_path)
 
     async def inject(e: Env, done: asyncio.Event) -> None:
-        for _ in range(2):
+        for i in range(2):  # 1 s into the task (300 items can be done within 3 s), then 3 s later
             try:
-                await asyncio.wait_for(done.wait(), 3.0)
+                await asyncio.wait_for(done.wait(), 3.0 if i else 1.0)
                 return
             except TimeoutError:
                 await asyncio.to_thread(e.restart_nats, 1.0)
@@ -91,9 +91,9 @@ async def test_postgres_restart(tmp_path: Path, capsys: pytest.CaptureFixture[st
     e = start_env(tmp_path)
 
     async def inject(e: Env, done: asyncio.Event) -> None:
-        for _ in range(2):
+        for i in range(2):  # 1 s into the task (300 items can be done within 3 s), then 3 s later
             try:
-                await asyncio.wait_for(done.wait(), 3.0)
+                await asyncio.wait_for(done.wait(), 3.0 if i else 1.0)
                 return
             except TimeoutError:
                 await asyncio.to_thread(e.restart_postgres, 1.5)
