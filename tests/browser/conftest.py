@@ -66,7 +66,7 @@ def chromium() -> tuple[str, str]:
 
 
 class Pages:
-    """The sample pages, plus /flaky.html (500 until `fix()`) and /slow.html (answers after a while)."""
+    """The sample pages, plus /flaky.html (500 after 1.5 s until `fix()`) and /slow.html (answers after a while)."""
 
     def __init__(self) -> None:
         self.broken = True
@@ -80,7 +80,8 @@ class Pages:
                 name = self.path.lstrip("/").split("?")[0]
                 if name == "flaky.html":
                     outer.flaky_hits += 1
-                    if outer.broken:
+                    if outer.broken:  # slowly: its item is seen running however fast the rest goes
+                        time.sleep(1.5)
                         return self._send(500, b"<h1>Internal Server Error</h1>")
                     return self._send(200, (pages / "article.html").read_bytes())
                 if name == "slow.html":

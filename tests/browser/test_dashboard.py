@@ -116,13 +116,18 @@ def test_submit_three_links_watch_them_live_retry_one_and_get_notified(
         urls = [pages.url("article.html"), pages.url("recipe.html"), pages.url("flaky.html")]
         d.find_element(By.ID, "urls").send_keys("\n".join(urls))
         d.find_element(By.ID, "submit-button").click()
-        wait_until(lambda: len(items(d)) == 3, 20, "the three items")
-        shoot(d, "2-submitted")
         seen_phases: set[str] = set()
 
-        def settled() -> list[dict[str, Any]] | None:
+        def listed() -> list[dict[str, Any]]:
             now = items(d)
             seen_phases.update(s for i in now for s in i["phases"].values())
+            return now
+
+        wait_until(lambda: len(listed()) == 3, 20, "the three items")
+        shoot(d, "2-submitted")
+
+        def settled() -> list[dict[str, Any]] | None:
+            now = listed()
             ok = now[0]["phases"] == DONE and now[1]["phases"] == DONE and now[2]["status"] == "failed"
             return now if ok and now[0]["export"] and now[1]["export"] else None
 
