@@ -85,9 +85,13 @@ async def test_files_are_stored_and_become_a_task_in_order(gw: Gateway) -> None:
         ("photo.png", "image/png", len(png)),
     ]
     assert {str(r["task_id"]) for r in rows} == {task.id}
-    # and the parse jobs went out as for CreateTask
-    dispatched = await gw.sql("SELECT dispatched_at FROM items WHERE task_id = :t", t=uuid.UUID(task.id))
-    assert all(r["dispatched_at"] is not None for r in dispatched)
+    # and the parse jobs went out as for CreateTask (marked dispatched just after the answer)
+    for _ in range(100):
+        dispatched = await gw.sql("SELECT dispatched_at FROM items WHERE task_id = :t", t=uuid.UUID(task.id))
+        if dispatched and all(r["dispatched_at"] is not None for r in dispatched):
+            break
+        await asyncio.sleep(0.05)
+    assert dispatched and all(r["dispatched_at"] is not None for r in dispatched)
 
 
 @pytest.mark.parametrize(

@@ -167,4 +167,10 @@ async def test_create_task_rate_is_per_tenant_and_shared_by_replicas(replicas: l
         assert 0 < wait <= 1 / RATE + 0.1
         await asyncio.sleep(wait + 0.05)
         assert (await call(ca, CREATE, {"urls": urls(1)}, bearer(key))).code == grpc.StatusCode.OK
-    assert await tasks_of(a, key) == BURST + 1, "a refused call stored a task"
+        # A call with an idempotency key is counted apart from the insert, in the same bucket.
+        keyed = await call(cb, CREATE, {"urls": urls(1), "idempotency_key": "k-1"}, bearer(key))
+        assert keyed.code == grpc.StatusCode.RESOURCE_EXHAUSTED and "DISTILL_CREATE_TASK_RATE" in keyed.details, keyed
+        await asyncio.sleep(1 / RATE + 0.05)
+        again = await call(cb, CREATE, {"urls": urls(1), "idempotency_key": "k-1"}, bearer(key))
+        assert again.code == grpc.StatusCode.OK, again
+    assert await tasks_of(a, key) == BURST + 2, "a refused call stored a task"

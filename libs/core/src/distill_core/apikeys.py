@@ -133,6 +133,12 @@ async def create_key(
 
 async def verify(conn: AsyncConnection, key: str) -> Caller | None:
     """The caller a key belongs to, or None (unknown, revoked or expired: not said which)."""
+    found = await verify_row(conn, key)
+    return found[0] if found else None
+
+
+async def verify_row(conn: AsyncConnection, key: str) -> tuple[Caller, datetime | None] | None:
+    """verify(), with the key's expiry time: (caller, expires_at) or None."""
     if not key or len(key) < 16 or len(key) > MAX_KEY_LENGTH:
         return None
     want = digest(key)
@@ -144,11 +150,11 @@ async def verify(conn: AsyncConnection, key: str) -> Caller | None:
         )
     ).all()
     now = datetime.now(UTC)
-    found = None
+    found: tuple[Caller, datetime | None] | None = None
     for r in rows or [None]:
         same = hmac.compare_digest(r.key_hash if r else _NO_MATCH, want)
         if r and same and r.revoked_at is None and (r.expires_at is None or r.expires_at > now):
-            found = Caller(tenant_id=r.tenant_id, key_id=r.id, admin=bool(r.admin))
+            found = (Caller(tenant_id=r.tenant_id, key_id=r.id, admin=bool(r.admin)), r.expires_at)
     return found
 
 

@@ -157,6 +157,11 @@ class GatewaySettings(Settings):
         50.0, ge=0, description="CreateTask calls per second per tenant, sustained, over all replicas (0: no limit)."
     )
     create_task_burst: int = Field(500, ge=1, description="CreateTask calls a tenant may make at once above the rate.")
+    auth_cache_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="Seconds a verified API key is kept in memory (dropped at once when any key changes; 0: never).",
+    )
     tls_cert_file: Path | None = Field(None, description="PEM certificate chain of the gRPC server: TLS on.")
     tls_key_file: Path | None = Field(None, description="PEM private key of tls_cert_file.")
     tls_client_ca_file: Path | None = Field(

@@ -18,8 +18,7 @@ from distill_core.ai_models import DEFAULT_NAME, ModelConfig
 from distill_core.db.models import AiOutput, ParsedContent
 from distill_core.db.rows import get_by_id, get_by_ids
 from distill_core.errors import PermanentError
-from distill_core.runner import BaseStage, JobContext, StageResult, StageRunner
-from sqlalchemy.dialects.postgresql import insert
+from distill_core.runner import BaseStage, JobContext, StageResult, StageRunner, store
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from distill_ai import prompts, recipe_heuristic, segment
@@ -43,12 +42,7 @@ _COLUMNS = (
     "no_content",
     "usage",
 )
-_insert = insert(AiOutput)
-#: One statement for any number of rows (executemany): compiled once and cached, where a
-#: multi-VALUES insert is compiled again for every batch size.
-UPSERT = _insert.on_conflict_do_update(
-    index_elements=["id"], set_={c: _insert.excluded[c] for c in _COLUMNS if c != "id"}
-)
+ROWS = store.ResultRows(AiOutput, _COLUMNS)
 
 
 class AiStage(BaseStage):
@@ -174,9 +168,7 @@ class AiStage(BaseStage):
         return StageResult(row=row, ai_output_id=row["id"], message=_message(row, provider, usage))
 
     async def persist(self, conn: AsyncConnection, done: list[tuple[JobContext, StageResult]]) -> None:
-        rows = [{c: r.row.get(c) for c in _COLUMNS} for _, r in done]
-        if rows:
-            await conn.execute(UPSERT, rows)
+        await ROWS.write(conn, done)
 
 
 def _usage_attributes(usage: Usage) -> dict[str, Any]:

@@ -15,13 +15,14 @@ from distill.v1 import (
 )
 from distill_core import metrics
 from distill_core import nats as dnats
-from distill_core.db.session import make_engine, wait_for_database
+from distill_core.db.session import driver_dsn, make_engine, wait_for_database
 from distill_core.grpc_server import GrpcServer, server_credentials
 from distill_core.logging import get_logger
 from distill_core.settings import GatewaySettings
 
 from distill_gateway import limits, queue_gauges
 from distill_gateway.admin import AdminServicer
+from distill_gateway.auth import Authenticator, KeyCache
 from distill_gateway.dispatch import relay_forever
 from distill_gateway.janitor import Janitor
 from distill_gateway.notifications import NotificationsServicer
@@ -42,6 +43,9 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
     pipeline = PipelineServicer(settings, engine, js, nc)
     admin = AdminServicer(settings, engine, js, pipeline.redispatch)
     notifications = NotificationsServicer(settings, engine)
+    keys = KeyCache(driver_dsn(settings.database_url), settings.auth_cache_seconds)
+    key_listener = asyncio.create_task(keys.run())
+    pipeline.auth = admin.auth = notifications.auth = Authenticator(engine, keys)
     server = GrpcServer(
         settings.grpc_host,
         settings.grpc_port,
@@ -83,10 +87,14 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
     await stop.wait()
     log.info("gateway stopping")
     await asyncio.gather(server.stop(grace=5.0), *([http.stop()] if http else []))
+    await pipeline.marks.drain()
     janitor.cancel()
     gauges.cancel()
     relay.cancel()
+    key_listener.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await relay
+    with contextlib.suppress(asyncio.CancelledError):
+        await key_listener
     await dnats.close(nc)
     await engine.dispose()

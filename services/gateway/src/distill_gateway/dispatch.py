@@ -1,7 +1,8 @@
 """Handing accepted items to JetStream: right after commit, and by the outbox relay.
 
 The gateway publishes each new item's first job after the transaction that stored it
-commits, then marks it dispatched. If it dies in between, the relay (one active across
+commits and answers the call; then it marks the item dispatched (DispatchMarks: one UPDATE
+for all the items published meanwhile). If it dies in between, the relay (one active across
 gateway replicas, by a PostgreSQL advisory lock) publishes items left undispatched for a
 few seconds, with the same Nats-Msg-Id, so JetStream drops the duplicate if there was one.
 """
@@ -48,16 +49,57 @@ UPDATE items SET dispatched_at = now() FROM quick WHERE id = ANY(CAST(:ids AS uu
 """)
 
 
+class DispatchMarks:
+    """Marks published items dispatched, off the path of the call that published them.
+
+    Items published while a mark is being written go into the next one, so a burst of
+    CreateTask calls costs one UPDATE per round trip rather than one per call. A mark that
+    never lands (the process dies, the database is away) only makes the relay publish those
+    jobs again, with the same Nats-Msg-Id.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._ids: list[uuid.UUID] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    def add(self, ids: Sequence[uuid.UUID]) -> None:
+        self._ids.extend(ids)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+
+    async def _write(self) -> None:
+        while self._ids:
+            ids, self._ids = self._ids, []
+            try:
+                async with self.engine.connect() as conn:
+                    await conn.execute(_MARK, {"ids": ids})
+            except Exception as e:
+                log.warning("could not mark items dispatched; the relay will publish them again", error=str(e)[:200])
+
+    async def drain(self) -> None:
+        """Wait for the marks of everything published so far."""
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
+
+
 async def dispatch(
-    js: JetStreamContext, engine: AsyncEngine, rows: Sequence[dict[str, Any]], extra: Sequence[OutMsg] = ()
+    js: JetStreamContext,
+    engine: AsyncEngine,
+    rows: Sequence[dict[str, Any]],
+    extra: Sequence[OutMsg] = (),
+    marks: DispatchMarks | None = None,
 ) -> None:
-    """Publish the items' jobs (and `extra` events), then mark the items dispatched."""
+    """Publish the items' jobs (and `extra` events), then mark the items dispatched: at once,
+    or through `marks` after this returns."""
     failpoints.crash("gateway.crash_before_publish")
     await publish_all(js, [*first_jobs(rows), *extra])
+    ids = [r["id"] if isinstance(r["id"], uuid.UUID) else uuid.UUID(r["id"]) for r in rows]
+    if marks is not None:
+        marks.add(ids)
+        return
     async with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
-        await conn.execute(
-            _MARK, {"ids": [r["id"] if isinstance(r["id"], uuid.UUID) else uuid.UUID(r["id"]) for r in rows]}
-        )
+        await conn.execute(_MARK, {"ids": ids})
 
 
 async def relay_once(js: JetStreamContext, engine: AsyncEngine, delay: float, limit: int = 1000) -> int:

@@ -47,6 +47,7 @@ class PipelineServicer(ReportsMixin, pipeline_pb2_grpc.PipelineServicer):  # rep
         self.js = js
         self.nc = nc
         self.auth = Authenticator(engine)
+        self.marks = dispatch.DispatchMarks(engine)
         self.create_limiter = limits.CreateTaskLimiter(engine, settings.create_task_rate, settings.create_task_burst)
         self.ai_models = ai_models.load_models()
         self.watcher = Watcher(settings, engine, js)
@@ -101,8 +102,11 @@ class PipelineServicer(ReportsMixin, pipeline_pb2_grpc.PipelineServicer):  # rep
         self, request: pipeline_pb2.CreateTaskRequest, context: grpc.aio.ServicerContext, caller: Caller
     ) -> task_pb2.Task:
         plan = self.plan(request)
-        await self.create_limiter.take(caller.tenant_id)
-        task, _ = await self.submit(caller.tenant_id, plan, context)
+        if plan["idempotency_key"]:  # the lookup of an earlier task comes first: the call counts before it
+            await self.create_limiter.take(caller.tenant_id)
+            task, _ = await self.submit(caller.tenant_id, plan, context)
+        else:  # counted by the statement that stores the task
+            task, _ = await self.submit(caller.tenant_id, plan, context, take=self.create_limiter)
         return task
 
     @rpc_client_stream
@@ -126,10 +130,12 @@ class PipelineServicer(ReportsMixin, pipeline_pb2_grpc.PipelineServicer):  # rep
         plan: dict[str, Any],
         context: grpc.aio.ServicerContext,
         attach: Callable[[Any, uuid.UUID], Awaitable[None]] | None = None,
+        take: limits.CreateTaskLimiter | None = None,
     ) -> tuple[task_pb2.Task, bool]:
         """Store a planned task and its items in one transaction (`attach(conn, task_id)` runs in
         it too), then dispatch the jobs. Returns (task, created): with an idempotency key already
-        used, the existing task and False."""
+        used, the existing task and False. With `take`, the same statement counts the call against
+        the tenant's rate limit, and a refused call stores nothing."""
         if plan["idempotency_key"] and (found := await self._existing(tenant, plan["idempotency_key"])):
             return found, False
         task_id = uuid.uuid4()
@@ -153,7 +159,11 @@ class PipelineServicer(ReportsMixin, pipeline_pb2_grpc.PipelineServicer):  # rep
             # connection saves the BEGIN and COMMIT round trips.
             async with self.engine.begin() if attach else self.autocommit.connect() as conn:
                 items = await self._items(conn, tenant, task_id, plan)
-                row = await repo.insert_task(conn, task, items)
+                rate = take.params(tenant) if take is not None else None
+                row = await repo.insert_task(conn, task, items, rate)
+                if row is None:  # only with `rate`: the limit refused the call
+                    assert take is not None and rate is not None
+                    await take.refuse(conn, rate)
                 if attach is not None:
                     await attach(conn, task_id)
         except IntegrityError:
@@ -214,7 +224,7 @@ class PipelineServicer(ReportsMixin, pipeline_pb2_grpc.PipelineServicer):  # rep
 
     async def _dispatch_now(self, jobs: list[dict[str, Any]], events: Sequence[OutMsg]) -> None:
         """Publish the jobs (and events); if JetStream is slow, answer anyway (the relay finishes)."""
-        t = asyncio.create_task(dispatch.dispatch(self.js, self.engine, jobs, events))
+        t = asyncio.create_task(dispatch.dispatch(self.js, self.engine, jobs, events, self.marks))
         self._background.add(t)
         t.add_done_callback(self._background.discard)
         t.add_done_callback(_log_dispatch_failure)

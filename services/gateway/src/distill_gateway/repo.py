@@ -12,8 +12,10 @@ from typing import Any
 from distill_core.db.models import AiOutput, Export, Item, ParsedContent, Phase, Task
 from distill_core.runner import store
 from distill_core.status import Counts
-from sqlalchemy import func, literal, select, text, tuple_
+from sqlalchemy import TextClause, func, literal, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from distill_gateway.limits import TAKE_CTE
 
 TASK_COLS = [c for c in Task.__table__.c]
 ITEM_COLS = [c for c in Item.__table__.c]
@@ -35,16 +37,24 @@ _ITEM_FIELDS = (
     ("parsed_content_id", "uuid"),
     ("ai_output_id", "uuid"),
 )
+
+
 # The task and all its items in one statement (atomic on its own, so an autocommit
 # connection needs no BEGIN/COMMIT round trips), the items from arrays: one row source
-# instead of one INSERT per item.
-_INSERT_TASK = text(f"""
-WITH t AS (
-  INSERT INTO tasks (id, tenant_id, status, input_kind, stages, ai_options, export_options, priority,
-                     idempotency_key, labels, total, trace)
-  VALUES (:id, :tenant_id, :status, :input_kind, CAST(:stages AS text[]), CAST(:ai_options AS jsonb),
-          CAST(:export_options AS jsonb), :priority, :idempotency_key, CAST(:labels AS jsonb), :total,
-          CAST(:trace AS jsonb))
+# instead of one INSERT per item. With `take` (limits.TAKE_CTE) first, the task is stored only
+# when the rate limit accepts the call.
+def _insert_task_sql(take: str | None) -> TextClause:
+    columns = "id, tenant_id, status, input_kind, stages, ai_options, export_options, priority, idempotency_key, labels"
+    values = (
+        ":id, :tenant_id, :status, :input_kind, CAST(:stages AS text[]), CAST(:ai_options AS jsonb), "
+        "CAST(:export_options AS jsonb), :priority, :idempotency_key, CAST(:labels AS jsonb), :total, "
+        "CAST(:trace AS jsonb)"
+    )
+    source = f"SELECT {values} FROM take" if take else f"VALUES ({values})"
+    return text(f"""
+WITH {take + ", " if take else ""}t AS (
+  INSERT INTO tasks ({columns}, total, trace)
+  {source}
   RETURNING {_TASK_RETURNING}
 ), i AS (
   INSERT INTO items (task_id, tenant_id, {", ".join(f for f, _ in _ITEM_FIELDS)})
@@ -56,14 +66,28 @@ SELECT * FROM t
 """)
 
 
-async def insert_task(conn: AsyncConnection, task: dict[str, Any], items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Store the task and its items (of that task and tenant) in one statement; returns the task's row."""
+_INSERT_TASK = _insert_task_sql(None)
+_INSERT_TASK_TAKING = _insert_task_sql(TAKE_CTE)
+
+
+async def insert_task(
+    conn: AsyncConnection,
+    task: dict[str, Any],
+    items: Sequence[dict[str, Any]],
+    take: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """Store the task and its items (of that task and tenant) in one statement; returns the task's row.
+
+    With `take` (CreateTaskLimiter.params), only if the rate limit accepts the call: None when not.
+    """
     params = {
         **task,
         **{k: json.dumps(task.get(k) or {}) for k in ("ai_options", "export_options", "labels", "trace")},
         **{f"item_{f}": [i.get(f) for i in items] for f, _ in _ITEM_FIELDS},
+        **(take or {}),
     }
-    return _row((await conn.execute(_INSERT_TASK, params)).one())
+    row = (await conn.execute(_INSERT_TASK_TAKING if take else _INSERT_TASK, params)).first()
+    return _row(row) if row is not None else None
 
 
 async def find_by_idempotency_key(conn: AsyncConnection, tenant_id: str, key: str) -> dict[str, Any] | None:

@@ -9,9 +9,8 @@ from distill_core.db.models import AiOutput, Export, ParsedContent
 from distill_core.db.rows import get_by_id
 from distill_core.db.session import make_engine
 from distill_core.errors import InvalidInput, PermanentError
-from distill_core.runner import BaseStage, JobContext, StageResult, StageRunner
+from distill_core.runner import BaseStage, JobContext, StageResult, StageRunner, store
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from distill_notion.destinations.base import Destination, ExportJob
@@ -53,18 +52,11 @@ _BATCH = text(
     **{f"pc_{c}": ParsedContent.__table__.c[c].type for c in _PC_FIELDS},
 )
 _COLUMNS = ("id", "tenant_id", "item_id", "destination", "external_id", "url", "state")
-_insert = insert(Export)
-#: One statement for any number of rows (executemany): compiled once and cached, where a
-#: multi-VALUES insert is compiled again for every batch size.
-UPSERT = _insert.on_conflict_do_update(
-    constraint="uq_exports_item_destination",
-    set_={
-        "external_id": _insert.excluded.external_id,
-        "url": _insert.excluded.url,
-        "id": _insert.excluded.id,
-        "state": _insert.excluded.state,
-        "updated_at": _insert.excluded.updated_at,
-    },
+ROWS = store.ResultRows(
+    Export,
+    _COLUMNS,
+    update=("external_id", "url", "id", "state", "updated_at"),
+    conflict={"constraint": "uq_exports_item_destination"},
 )
 
 
@@ -202,6 +194,4 @@ class ExportStage(BaseStage):
         return StageResult(row=row, export_id=row["id"], title=job.doc.get("title"), message=message)
 
     async def persist(self, conn: AsyncConnection, done: list[tuple[JobContext, StageResult]]) -> None:
-        rows = [{c: r.row.get(c) for c in _COLUMNS} for _, r in done]
-        if rows:
-            await conn.execute(UPSERT, rows)
+        await ROWS.write(conn, done)

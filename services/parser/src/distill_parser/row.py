@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from distill_core.db.models import ParsedContent
-from sqlalchemy.dialects.postgresql import insert
+from distill_core.runner import store
 
 from distill_parser.extracted import Extracted
 
@@ -92,8 +92,4 @@ def row_of(
 
 
 _COLUMNS = list(row_of(uuid.UUID(int=0), "", "", "", "", Extracted()))  # exactly what a row holds
-_insert = insert(ParsedContent)
-#: One statement for any number of rows (executemany): compiled once, cached by SQLAlchemy.
-UPSERT = _insert.on_conflict_do_update(
-    index_elements=["id"], set_={c: _insert.excluded[c] for c in _COLUMNS if c != "id"}
-)
+ROWS = store.ResultRows(ParsedContent, _COLUMNS)

@@ -19,7 +19,7 @@ from distill_parser.extract_pool import ExtractPool, is_document
 from distill_parser.extracted import Extracted
 from distill_parser.fetch import Fetched, Fetcher
 from distill_parser.ocr_extract import Ocr
-from distill_parser.row import UPSERT, row_of
+from distill_parser.row import ROWS, row_of
 from distill_parser.settings import ParserSettings
 
 
@@ -96,9 +96,7 @@ class ParseStage(BaseStage):
             raise
 
     async def persist(self, conn: AsyncConnection, done: list[tuple[JobContext, StageResult]]) -> None:
-        rows = [r.row for _, r in done]
-        if rows:
-            await conn.execute(UPSERT, rows)
+        await ROWS.write(conn, done)
 
 
 def _extract(job: Any, body: bytes, content_type: str, url: str, charset: str | None) -> Extracted:

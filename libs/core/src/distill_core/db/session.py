@@ -23,6 +23,15 @@ def async_url(url: str) -> str:
     return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
 
 
+def driver_dsn(url: str) -> str:
+    """The same database as a DSN for asyncpg.connect() itself (a connection outside the pool)."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    if "ssl" in query and "sslmode" not in query:
+        query["sslmode"] = query.pop("ssl")
+    return urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
 # A pooled connection idle for longer than this is pinged before it is handed out.
 PING_AFTER_IDLE = 10.0
 

@@ -358,3 +358,37 @@ def _uuid_or_none(v: Any) -> uuid.UUID | None:
         return uuid.UUID(str(v))
     except ValueError:
         return None
+
+
+class ResultRows:
+    """How a stage writes its batch's result rows (`StageResult.row`) in persist(): one
+    executemany upsert, compiled once and cached by SQLAlchemy, where a multi-VALUES insert
+    would be compiled again for every batch size.
+
+    `columns`: what a row holds; `update`: what a row already there takes from the new one
+    (default: every column but the key); `conflict`: `on_conflict_do_update`'s target,
+    `index_elements=[...]` or `constraint=...` (default: the primary key `id`).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        columns: Sequence[str],
+        *,
+        update: Sequence[str] | None = None,
+        conflict: dict[str, Any] | None = None,
+    ) -> None:
+        from sqlalchemy.dialects.postgresql import insert
+
+        self.columns = tuple(columns)
+        conflict = conflict or {"index_elements": ["id"]}
+        keys = set(conflict.get("index_elements") or ())
+        ins = insert(model)
+        changed = update if update is not None else [c for c in self.columns if c not in keys]
+        self.statement = ins.on_conflict_do_update(**conflict, set_={c: ins.excluded[c] for c in changed})
+
+    async def write(self, conn: AsyncConnection, done: Sequence[tuple[Any, Any]]) -> None:
+        """Upsert the rows of `done` (the (job, StageResult) pairs persist() gets)."""
+        rows = [{c: r.row.get(c) for c in self.columns} for _, r in done]
+        if rows:
+            await conn.execute(self.statement, rows)
