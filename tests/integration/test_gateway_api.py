@@ -15,6 +15,7 @@ from distill.v1 import task_pb2
 from distill_client import AsyncClient, FailedPrecondition, InvalidArgument, NotFound
 from distill_core import subjects
 
+from tests.helpers import wait_for
 from tests.integration.gateway_fixture import Gateway, client_fixture, fail_item, running_gateway, urls  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration
@@ -266,3 +267,40 @@ async def test_blocking_client_has_the_same_api(gw: Gateway) -> None:
     assert listed == [task_id]
     assert kinds[0] == task_pb2.EVENT_TYPE_SNAPSHOT and len(kinds) == 1  # already cancelled: snapshot is terminal
     assert "not found" in missing
+
+
+# --- the dispatched mark ---------------------------------------------------------------------
+
+
+async def test_accepted_items_are_marked_dispatched_after_the_answer_several_calls_at_once(
+    gw: Gateway, client: AsyncClient
+) -> None:
+    tasks = await asyncio.gather(*(client.submit(urls(2)) for _ in range(5)))
+    ids = [uuid.UUID(t.id) for t in tasks]
+
+    async def marked() -> list[dict[str, Any]] | None:
+        rows = await gw.sql("SELECT dispatched_at FROM items WHERE task_id = ANY(:t)", t=ids)
+        return rows if len(rows) == 10 and all(r["dispatched_at"] is not None for r in rows) else None
+
+    await wait_for(lambda: _truthy(marked()), timeout=5, what="the items marked dispatched")
+    rows = await marked()
+    assert rows is not None
+    # Calls answered within the mark's short wait share one UPDATE (one transaction time).
+    assert len({r["dispatched_at"] for r in rows}) < 5, rows
+
+
+async def test_a_mark_that_cannot_be_written_is_left_to_the_relay(gw: Gateway) -> None:
+    from distill_core.db.session import make_engine
+    from distill_gateway.dispatch import DispatchMarks
+
+    nowhere = make_engine("postgresql://distill@127.0.0.1:9/none")  # nothing listens on port 9
+    marks = DispatchMarks(nowhere, delay=0)
+    try:
+        marks.add([uuid.uuid4()])
+        await asyncio.wait_for(marks.drain(), 30)  # logged, not raised: the call was answered long ago
+    finally:
+        await nowhere.dispose()
+
+
+async def _truthy(aw: Any) -> bool:
+    return bool(await aw)

@@ -52,14 +52,16 @@ UPDATE items SET dispatched_at = now() FROM quick WHERE id = ANY(CAST(:ids AS uu
 class DispatchMarks:
     """Marks published items dispatched, off the path of the call that published them.
 
-    Items published while a mark is being written go into the next one, so a burst of
-    CreateTask calls costs one UPDATE per round trip rather than one per call. A mark that
-    never lands (the process dies, the database is away) only makes the relay publish those
-    jobs again, with the same Nats-Msg-Id.
+    A mark waits `delay` seconds for the items published meanwhile, so that calls in quick
+    succession cost one UPDATE between them rather than one each (the relay leaves an unmarked
+    item alone for DISTILL_OUTBOX_DELAY, 5 s by default). A mark that never
+    lands (the process dies, the database is away) only makes the relay publish those jobs
+    again, with the same Nats-Msg-Id.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, delay: float = 0.1) -> None:
         self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.delay = delay
         self._ids: list[uuid.UUID] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -69,6 +71,8 @@ class DispatchMarks:
             self._writer = asyncio.create_task(self._write())
 
     async def _write(self) -> None:
+        if self.delay > 0:
+            await asyncio.sleep(self.delay)
         while self._ids:
             ids, self._ids = self._ids, []
             try:
