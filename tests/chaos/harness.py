@@ -54,6 +54,9 @@ CHAOS_ENV = {
 }
 
 TERMINAL_ITEM = {"succeeded", "failed", "cancelled"}
+# How long the audit waits for the terminal events of items a dead worker had committed:
+# its jobs' ack wait (4 s above), its restart (at most 2 s) and a margin.
+EVENTS_GRACE = 20.0
 
 
 def write_pages(folder: Path, n: int, extra: list[str] = ()) -> list[str]:
@@ -253,15 +256,23 @@ async def audit(e: Env, name: str, task_id: str, n: int, t0: float, finished: fl
     dup_files = sum(c - 1 for c in files.values() if c > 1)
     missing_files = sum(1 for i in succeeded_ids if files.get(i[:8], 0) == 0)
     dup_rows = sum(c - 1 for c in exports.values() if c > 1)
-    events = await read_events(e.nats.url, f"distill.events.{tenant}.{task_id}")
-    ids = Counter(ev.event_id for ev in events)
-    terminal_items = {
-        ev.item.id
-        for ev in events
-        if ev.type == task_pb2.EVENT_TYPE_ITEM_UPDATED
-        and ev.item.status in (task_pb2.ITEM_STATUS_SUCCEEDED, task_pb2.ITEM_STATUS_FAILED)
-    }
     finished_items = {str(i["id"]) for i in items if i["status"] in ("succeeded", "failed")}
+    # A worker that died after committing its last batch publishes that batch's events when
+    # the job comes back (after the stage's ack wait, 4 s here, and the worker's restart): the
+    # task can be finished in the database before then. Wait for them, bounded.
+    events_due = time.monotonic() + EVENTS_GRACE
+    while True:
+        events = await read_events(e.nats.url, f"distill.events.{tenant}.{task_id}")
+        terminal_items = {
+            ev.item.id
+            for ev in events
+            if ev.type == task_pb2.EVENT_TYPE_ITEM_UPDATED
+            and ev.item.status in (task_pb2.ITEM_STATUS_SUCCEEDED, task_pb2.ITEM_STATUS_FAILED)
+        }
+        if finished_items <= terminal_items or time.monotonic() > events_due:
+            break
+        await asyncio.sleep(1.0)
+    ids = Counter(ev.event_id for ev in events)
     last_fault = max((t for t, _ in e.faults), default=t0)
     return Result(
         scenario=name,

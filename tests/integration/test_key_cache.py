@@ -140,3 +140,25 @@ async def test_without_the_channel_nothing_is_kept(engine: AsyncEngine, database
         await until(lambda: cache.listening, "the cache did not listen again", timeout=10)
         await auth.check(key)
         assert cache.get(apikeys.digest(key)) == caller
+
+
+async def test_a_database_without_the_trigger_gets_every_key_checked(fresh_database_url: str) -> None:
+    # A gateway newer than the database's migrations would wait in vain for notifications.
+    engine = make_engine(fresh_database_url)
+    try:
+        await sql(engine, "DROP TRIGGER api_keys_changed ON api_keys")
+        cache = KeyCache(driver_dsn(fresh_database_url), 30.0)
+        runner = asyncio.create_task(cache.run())
+        try:
+            key = await new_key(engine)
+            auth = Authenticator(engine, cache)
+            await asyncio.sleep(1.0)
+            assert not cache.listening
+            await auth.check(key)
+            assert cache.get(apikeys.digest(key)) is None, "a key was kept without a way to hear of its revocation"
+        finally:
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
+    finally:
+        await engine.dispose()

@@ -35,6 +35,10 @@ UNAUTHENTICATED_MESSAGE = "missing or invalid API key (send 'authorization: Bear
 TOUCH_EVERY = 60.0  # seconds between two last_used_at updates of one key by one process
 CHANNEL = "distill_api_keys"  # notified by the api_keys_changed trigger (migration 0008)
 MAX_KEPT = 10_000
+NO_TRIGGER_RETRY = 30.0  # seconds between two looks for the trigger of migration 0008
+_TRIGGER_EXISTS = (
+    "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'api_keys_changed' AND tgrelid = 'api_keys'::regclass)"
+)
 
 log = get_logger(__name__)
 
@@ -109,6 +113,11 @@ class KeyCache:
                 conn = await asyncpg.connect(
                     self.dsn, timeout=10, server_settings={"application_name": "distill-gateway-keys"}
                 )
+                if not await conn.fetchval(_TRIGGER_EXISTS):
+                    # A database not migrated yet (0008) would never notify: keep nothing.
+                    log.warning("api_keys has no change trigger (run the migrations); API keys are not kept")
+                    await asyncio.sleep(NO_TRIGGER_RETRY)
+                    continue
                 await conn.add_listener(CHANNEL, self.forget)
                 self.forget()  # anything verified before the LISTEN took effect
                 self.listening = True
