@@ -152,24 +152,24 @@ class Authenticator:
         if not token:
             REFUSED.inc()
             raise Unauthenticated(UNAUTHENTICATED_MESSAGE)
-        key_digest = apikeys.digest(token) if self.keys is not None else ""
-        caller = self.keys.get(key_digest) if self.keys is not None else None
-        if caller is not None:
-            if self._due(caller.key_id):
+        keys = self.keys
+        key_digest = apikeys.digest(token)
+        if keys is not None and (kept := keys.get(key_digest)) is not None:
+            if self._due(kept.key_id):
                 async with self.engine.connect() as conn:
-                    await apikeys.touch(conn, caller.key_id)
-            return caller
-        generation = self.keys.generation if self.keys is not None else 0
+                    await apikeys.touch(conn, kept.key_id)
+            return kept
+        generation = keys.generation if keys is not None else 0
         async with self.engine.connect() as conn:
             found = await apikeys.verify_row(conn, token)
-            caller = found[0] if found else None
-            if caller is not None and self._due(caller.key_id):
-                await apikeys.touch(conn, caller.key_id)
-        if caller is not None and found is not None and self.keys is not None:
-            self.keys.put(key_digest, caller, found[1], generation)
-        if caller is None:
+            if found is not None and self._due(found[0].key_id):
+                await apikeys.touch(conn, found[0].key_id)
+        if found is None:
             REFUSED.inc()
             raise Unauthenticated(UNAUTHENTICATED_MESSAGE)
+        caller, expires_at = found
+        if keys is not None:
+            keys.put(key_digest, caller, expires_at, generation)
         return caller
 
     def _due(self, key_id: uuid.UUID) -> bool:
