@@ -34,12 +34,17 @@ Redispatch = Callable[[list[dict[str, Any]], list[dict[str, Any]]], Awaitable[No
 
 class AdminServicer(admin_pb2_grpc.AdminServicer):
     def __init__(
-        self, settings: GatewaySettings, engine: AsyncEngine, js: JetStreamContext, redispatch: Redispatch
+        self,
+        settings: GatewaySettings,
+        engine: AsyncEngine,
+        js: JetStreamContext,
+        redispatch: Redispatch,
+        auth: Authenticator | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.js = js
-        self.auth = Authenticator(engine)
+        self.auth = auth or Authenticator(engine)
         self.redispatch = redispatch
 
     @rpc(admin=True)

@@ -40,12 +40,12 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
     nc = await dnats.connect(settings, "distill-gateway")
     js = dnats.jetstream(nc)
     await dnats.ensure_topology(js, settings)
-    pipeline = PipelineServicer(settings, engine, js, nc)
-    admin = AdminServicer(settings, engine, js, pipeline.redispatch)
-    notifications = NotificationsServicer(settings, engine)
     keys = KeyCache(driver_dsn(settings.database_url), settings.auth_cache_seconds)
     key_listener = asyncio.create_task(keys.run())
-    pipeline.auth = admin.auth = notifications.auth = Authenticator(engine, keys)
+    auth = Authenticator(engine, keys)  # one memory of keys for every service of this process
+    pipeline = PipelineServicer(settings, engine, js, nc, auth=auth)
+    admin = AdminServicer(settings, engine, js, pipeline.redispatch, auth=auth)
+    notifications = NotificationsServicer(settings, engine, auth=auth)
     server = GrpcServer(
         settings.grpc_host,
         settings.grpc_port,

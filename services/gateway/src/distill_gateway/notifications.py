@@ -128,12 +128,16 @@ def subscription_proto(r: Any) -> npb.PushSubscription:
 
 class NotificationsServicer(notifications_pb2_grpc.NotificationsServicer):
     def __init__(
-        self, settings: GatewaySettings, engine: AsyncEngine, options: NotificationSettings | None = None
+        self,
+        settings: GatewaySettings,
+        engine: AsyncEngine,
+        options: NotificationSettings | None = None,
+        auth: Authenticator | None = None,
     ) -> None:
         self.settings = settings
         self.options = options or NotificationSettings()
         self.engine = engine
-        self.auth = Authenticator(engine)
+        self.auth = auth or Authenticator(engine)
 
     async def _scope(self, conn: AsyncConnection, tenant: str, task_id: str) -> uuid.UUID | None:
         """The optional task filter: one of the caller's tasks."""

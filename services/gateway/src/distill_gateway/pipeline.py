@@ -39,14 +39,19 @@ INPUT_FIRST_STAGE = {"url": "parse", "parsed_content": "ai", "ai_content": "noti
 
 class PipelineServicer(ReportsMixin, pipeline_pb2_grpc.PipelineServicer):  # reports.py: the report RPCs
     def __init__(
-        self, settings: GatewaySettings, engine: AsyncEngine, js: JetStreamContext, nc: NATS | None = None
+        self,
+        settings: GatewaySettings,
+        engine: AsyncEngine,
+        js: JetStreamContext,
+        nc: NATS | None = None,
+        auth: Authenticator | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.js = js
         self.nc = nc
-        self.auth = Authenticator(engine)
+        self.auth = auth or Authenticator(engine)
         self.marks = dispatch.DispatchMarks(engine)
         self.create_limiter = limits.CreateTaskLimiter(engine, settings.create_task_rate, settings.create_task_burst)
         self.ai_models = ai_models.load_models()
